@@ -1,0 +1,434 @@
+/*
+ * mnemosyne.h — the Mnemosyne event store, embedded.
+ *
+ * This is the only public header. Everything the server (`mnemosyned`), the CLI
+ * (`mnemo`) and your own C programs can do with a store goes through the
+ * functions below. Read it top to bottom once: concepts, lifecycle, appends,
+ * reads, waiting, maintenance.
+ *
+ * CONCEPTS
+ *
+ *   store     A directory (DIR) holding one append-only, segmented log
+ *             (DIR/log/) — the source of truth — and derived indexes
+ *             (DIR/index/, LMDB) that can always be rebuilt from the log.
+ *   stream    A named, ordered sequence of events ("account-1"). Names are
+ *             1..MN_MAX_STREAM_NAME bytes of any value. A stream exists once
+ *             its first event is appended.
+ *   event     Immutable: event id (128-bit UUID, given or generated), stream,
+ *             version (0 for the stream's first event, then +1), global
+ *             position, timestamp, type, data (bytes, usually JSON), metadata
+ *             (bytes, usually a JSON object with correlation_id/causation_id).
+ *   version   Of a stream: the version of its last event, or MN_NO_VERSION (-1)
+ *             when it has none. Versions never go back, even after deletions.
+ *   position  Global order across all streams ("$all"): the byte offset of the
+ *             event's record in the log. Strictly increasing, not contiguous.
+ *   entry id  Every event also has a Redis-style stream entry id ms-seq
+ *             (mn_entry_id), strictly increasing within its stream, so that the
+ *             same events are Redis stream entries to the server's X* commands.
+ *
+ * THREADS
+ *
+ *   An mn_store is safe to use from any number of threads at once. Appends
+ *   are queued to the store's single writer thread, which batches everything
+ *   that arrived together into one write and one fdatasync (group commit).
+ *   Readers never wait for the writer or for fsync. An mn_iter belongs to the
+ *   thread that uses it: one iterator must not be used by two threads at once.
+ *
+ * ERRORS
+ *
+ *   Functions return MN_OK (0) or a negative MN_E* code. mn_strerror() names
+ *   a code; mn_errmsg() returns the detailed message of the last failure on
+ *   the calling thread ("expected version 3, stream is at 5"). When a function
+ *   fails, nothing it was asked to write has been written.
+ *
+ * DURABILITY
+ *
+ *   An append is reported successful only once it is as durable as the
+ *   store's fsync policy says: MN_FSYNC_ALWAYS — after fdatasync of the log;
+ *   MN_FSYNC_INTERVAL — after write(2), synced within interval_ms;
+ *   MN_FSYNC_NEVER — after write(2). If an fdatasync ever fails, the store
+ *   latches read-only (MN_EREADONLY) and says why: a failed fsync is never
+ *   retried, because the kernel may already have dropped the dirty pages.
+ */
+#ifndef MNEMOSYNE_H
+#define MNEMOSYNE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                    */
+/* ------------------------------------------------------------------------ */
+
+#define MN_VERSION_MAJOR 0
+#define MN_VERSION_MINOR 1
+#define MN_VERSION_PATCH 0
+#define MN_VERSION_STRING "0.1.0"
+
+/* The library's version string at run time ("0.1.0"). */
+const char *mn_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                     */
+/* ------------------------------------------------------------------------ */
+
+enum {
+    MN_OK = 0,
+    MN_EINVAL = -1,         /* a bad argument (too long a name, bad UUID, ...) */
+    MN_ENOMEM = -2,         /* out of memory */
+    MN_EIO = -3,            /* an I/O error from the operating system */
+    MN_ENOSPC = -4,         /* the disk is full; nothing was written; retry later */
+    MN_ECORRUPT = -5,       /* the log is damaged in the middle (see mn_errmsg) */
+    MN_EFORMAT = -6,        /* not a Mnemosyne directory, or another format version */
+    MN_EWRONGVERSION = -7,  /* the expected version did not hold */
+    MN_ENOTFOUND = -8,      /* no such stream (or event) */
+    MN_EDELETED = -9,       /* the stream is deleted (tombstoned) */
+    MN_ETOOBIG = -10,       /* an event is larger than max_event_size */
+    MN_EDUPLICATE = -11,    /* some (not all) of the event ids are already stored,
+                               or stored in another stream */
+    MN_EREADONLY = -12,     /* opened read-only, or latched after a failed fsync */
+    MN_ECLOSED = -13,       /* the store is closing */
+    MN_ELOCKED = -14,       /* another process has the directory open */
+    MN_ETIMEOUT = -15,      /* a wait ran out of time */
+    MN_EIDORDER = -16,      /* an explicit entry id is not above the stream's top */
+};
+
+/* A short constant name for an error code ("wrong expected version"). */
+const char *mn_strerror(int err);
+
+/* The detailed message of the last failed call on this thread. The string is
+ * thread-local and valid until the next failing call on the same thread. */
+const char *mn_errmsg(void);
+
+/* ------------------------------------------------------------------------ */
+/* Limits and special values                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Stream names are keys of the LMDB index, whose keys are at most 511 bytes. */
+#define MN_MAX_STREAM_NAME 400u
+#define MN_MAX_TYPE_LEN 1024u
+
+/* A stream's version when it has no events. */
+#define MN_NO_VERSION ((int64_t)-1)
+
+/* Expected versions for appends (the EventStoreDB numbers). A value >= 0
+ * means "the stream's version must be exactly this". */
+#define MN_EXPECT_ANY ((int64_t)-2)        /* no check */
+#define MN_EXPECT_NOSTREAM ((int64_t)-1)   /* the stream must have no events */
+#define MN_EXPECT_EXISTS ((int64_t)-4)     /* the stream must have events */
+
+/* A Redis stream entry id, ms-seq. {0,0} is never a valid entry id. */
+typedef struct mn_entry_id {
+    uint64_t ms;  /* milliseconds part */
+    uint64_t seq; /* sequence within the millisecond */
+} mn_entry_id;
+
+/* ------------------------------------------------------------------------ */
+/* Opening and closing a store                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct mn_store mn_store; /* opaque */
+
+enum mn_fsync_policy {
+    MN_FSYNC_ALWAYS = 0,   /* fdatasync before acknowledging (default) */
+    MN_FSYNC_INTERVAL = 1, /* acknowledge after write; fdatasync every interval_ms */
+    MN_FSYNC_NEVER = 2,    /* acknowledge after write; the OS syncs when it likes */
+};
+
+/* Log levels for mn_options.log_fn. */
+enum { MN_LOG_DEBUG = 0, MN_LOG_INFO = 1, MN_LOG_WARN = 2, MN_LOG_ERROR = 3 };
+
+typedef struct mn_options {
+    int fsync_policy;          /* enum mn_fsync_policy; default MN_FSYNC_ALWAYS */
+    uint32_t fsync_interval_ms;/* for MN_FSYNC_INTERVAL; default 1000 */
+    uint64_t segment_size;     /* roll to a new segment past this; default 64 MiB */
+    uint32_t max_event_size;   /* type+data+meta of one event; default 1 MiB */
+    uint64_t retention_bytes;  /* drop oldest whole segments past this total; 0 = keep all */
+    uint64_t retention_ms;     /* drop whole segments whose newest record is older; 0 = keep */
+    int read_only;             /* open without the writer; appends get MN_EREADONLY */
+    int create;                /* create DIR if missing (default 1) */
+    int repair;                /* truncate the log at mid-log corruption instead of
+                                  refusing to open; what was dropped is reported in
+                                  mn_recovery_report */
+    uint64_t index_map_size;   /* LMDB map size (virtual, sparse); default 64 GiB */
+    /* Called for notable events (recovery, truncation, latching read-only).
+     * May be called from the writer thread. NULL: log to nothing. */
+    void (*log_fn)(void *ud, int level, const char *msg);
+    void *log_ud;
+} mn_options;
+
+/* Fills *opts with the defaults above. Always call it before setting fields,
+ * so that fields added in later versions get their defaults. */
+void mn_options_init(mn_options *opts);
+
+/* Opens (and, with opts->create, creates) the store in directory dir. opts may
+ * be NULL for the defaults. On success *out owns the store; close it with
+ * mn_close. Errors: MN_EFORMAT (another format version or not a store),
+ * MN_ECORRUPT (mid-log damage; nothing is changed unless opts->repair),
+ * MN_ELOCKED, MN_EIO (unwritable directory...), MN_ENOMEM. */
+int mn_open(const char *dir, const mn_options *opts, mn_store **out);
+
+/* Stops accepting appends, waits for queued ones to finish, syncs the log and
+ * the indexes, frees everything. mn_close(NULL) is a no-op. Iterators must
+ * have been freed before. */
+void mn_close(mn_store *store);
+
+/* What opening found and did. */
+typedef struct mn_recovery_report {
+    uint64_t checkpoint;        /* log position the persisted index reflected */
+    uint64_t replayed_records;  /* records re-applied from the log tail */
+    uint64_t truncated_bytes;   /* torn tail (or, with repair, damaged part) dropped */
+    uint64_t dropped_events;    /* events in what was dropped (repair only; a torn
+                                   tail holds no acknowledged event) */
+    int index_rebuilt;          /* 1 if the index was rebuilt from the whole log */
+} mn_recovery_report;
+
+void mn_recovery_info(mn_store *store, mn_recovery_report *out);
+
+/* ------------------------------------------------------------------------ */
+/* Appending                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* How an event's entry id is chosen. */
+enum mn_entry_id_mode {
+    MN_ID_AUTO = 0,     /* ms = now (or the stream's top ms if the clock went back) */
+    MN_ID_EXPLICIT = 1, /* entry_id as given; must be above the stream's top */
+    MN_ID_AUTO_SEQ = 2, /* entry_id.ms as given, seq chosen ("ms-*") */
+};
+
+/* One event to append. The caller owns every pointer; the store copies what it
+ * needs before mn_append/mn_append_async return. */
+typedef struct mn_event {
+    uint8_t id[16];     /* event id; all zero = generate a UUIDv7. A given id makes
+                           the append idempotent: see mn_append. */
+    const char *type;   /* event type, 1..MN_MAX_TYPE_LEN bytes */
+    size_t type_len;
+    const void *data;   /* payload, any bytes (usually JSON); may be empty */
+    size_t data_len;
+    const void *meta;   /* metadata, usually a JSON object; may be NULL/0 */
+    size_t meta_len;
+    int entry_id_mode;  /* enum mn_entry_id_mode; default MN_ID_AUTO */
+    mn_entry_id entry_id; /* for MN_ID_EXPLICIT / MN_ID_AUTO_SEQ */
+} mn_event;
+
+/* One stream's part of an append. An append is one or more parts; all of them
+ * are written, atomically, or none. */
+typedef struct mn_append_part {
+    /* In */
+    const char *stream;   /* stream name, 1..MN_MAX_STREAM_NAME bytes */
+    size_t stream_len;
+    int64_t expected;     /* MN_EXPECT_ANY / _NOSTREAM / _EXISTS or a version >= 0 */
+    const mn_event *events;
+    size_t count;         /* >= 1 */
+    /* Out (filled by mn_append; for async appends see mn_append_result) */
+    int64_t version;      /* the version of the part's last event */
+    uint64_t position;    /* the global position of the part's last event */
+    mn_entry_id last_id;  /* the entry id of the part's last event */
+    int64_t actual;       /* the stream's version when the check failed
+                             (MN_EWRONGVERSION), else the version before the append */
+} mn_append_part;
+
+/* Appends the events of every part atomically and waits until the append is
+ * as durable as the fsync policy says. Fills the parts' out fields.
+ *
+ * Conditions: each part's expected version must hold; a deleted stream
+ * refuses appends (MN_EDELETED); explicit entry ids must be above the top.
+ * If any condition fails, nothing is written: the error is returned, and the
+ * failing part (and only it) has its `actual` set.
+ *
+ * Idempotence: if every event carries a given id and all those ids are already
+ * stored, in the same streams, nothing is written and the result is the
+ * original one (versions and positions of the first write) — MN_OK, with
+ * *idempotent (if not NULL) set to 1. If only some are stored: MN_EDUPLICATE.
+ *
+ * Errors: MN_EINVAL, MN_ETOOBIG, MN_EWRONGVERSION, MN_EDELETED, MN_EIDORDER,
+ * MN_EDUPLICATE, MN_ENOSPC, MN_EIO, MN_EREADONLY, MN_ECLOSED. */
+int mn_append(mn_store *store, mn_append_part *parts, size_t nparts, int *idempotent);
+
+/* Convenience: one stream. *version_out / *position_out (may be NULL) receive
+ * the last event's version and global position. */
+int mn_append_one(mn_store *store, const char *stream, size_t stream_len, int64_t expected,
+                  const mn_event *events, size_t count, int64_t *version_out,
+                  uint64_t *position_out);
+
+/* The result of an asynchronous append, delivered to its callback. */
+typedef struct mn_append_result {
+    int rc;                   /* MN_OK or an error code */
+    const char *errmsg;       /* detail when rc != MN_OK; valid during the callback */
+    int idempotent;           /* 1 if this was a retry and nothing was written */
+    size_t nparts;
+    const mn_append_part *parts; /* the parts with their out fields set; the in
+                                    pointers are the store's copies; valid during
+                                    the callback only */
+} mn_append_result;
+
+typedef void (*mn_append_cb)(void *ud, const mn_append_result *res);
+
+/* Queues an append and returns at once. The store copies the parts and events
+ * first, so the caller may free them on return. cb is called exactly once, on
+ * the store's writer thread, when the append is durable or has failed; it must
+ * be quick and must not call back into mn_append (hand the result over to your
+ * own thread instead). If mn_append_async itself returns an error (MN_EINVAL,
+ * MN_ETOOBIG, MN_ENOMEM, MN_EREADONLY, MN_ECLOSED), cb is never called. */
+int mn_append_async(mn_store *store, const mn_append_part *parts, size_t nparts,
+                    mn_append_cb cb, void *ud);
+
+/* Deletes a stream. With expected != MN_EXPECT_ANY the stream's version must
+ * match. MN_DELETE_TOMBSTONE makes it permanent: reads answer MN_EDELETED and
+ * appends are refused forever. Without it (soft delete, what Redis DEL does)
+ * the stream's events disappear from reads and a later append starts a new
+ * stream of the same name at version 0. The events stay in the log (and in
+ * $all) until retention drops their segment. Durable like an append.
+ * Errors: MN_ENOTFOUND, MN_EWRONGVERSION, MN_EDELETED, MN_EIO, MN_EREADONLY. */
+#define MN_DELETE_TOMBSTONE 1
+int mn_delete_stream(mn_store *store, const char *stream, size_t stream_len,
+                     int64_t expected, int flags);
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* An event as read. Every pointer is borrowed from the iterator: valid until
+ * the next mn_iter_next or mn_iter_free on it. */
+typedef struct mn_event_view {
+    const char *stream;   /* stream name (not NUL-terminated) */
+    size_t stream_len;
+    int64_t version;      /* version within the stream */
+    uint64_t position;    /* global position */
+    uint8_t id[16];       /* event id */
+    uint64_t timestamp_us;/* append time, microseconds since the epoch */
+    mn_entry_id entry_id; /* Redis-style entry id */
+    const char *type;
+    size_t type_len;
+    const void *data;
+    size_t data_len;
+    const void *meta;     /* NULL when the event has none */
+    size_t meta_len;
+} mn_event_view;
+
+typedef struct mn_iter mn_iter; /* opaque */
+
+/* Reads a stream from version `from` (inclusive) onwards, or, with backward,
+ * from `from` down to version 0; `from` = -1 with backward starts at the last
+ * event. At most max_count events (0 = no limit). Cost: O(log S) to find the
+ * start, then O(1) per event (an index step and one pread).
+ * Errors: MN_ENOTFOUND (no such stream), MN_EDELETED (tombstoned), MN_EINVAL. */
+int mn_read_stream(mn_store *store, const char *stream, size_t stream_len, int64_t from,
+                   uint64_t max_count, int backward, mn_iter **out);
+
+/* Reads a stream's events whose entry ids are in [start, end] (inclusive), in
+ * entry id order, or reversed with backward. At most max_count (0 = all). */
+int mn_read_stream_range(mn_store *store, const char *stream, size_t stream_len,
+                         mn_entry_id start, mn_entry_id end, uint64_t max_count,
+                         int backward, mn_iter **out);
+
+/* Reads $all — every event of every stream in global order — from position
+ * `from` (the first event at or after it), at most max_count (0 = all). Only
+ * what was acknowledged is visible. Events of soft-deleted streams are still
+ * in $all until retention drops them. */
+int mn_read_all(mn_store *store, uint64_t from, uint64_t max_count, mn_iter **out);
+
+/* Advances: 1 and *ev filled, 0 at the end, or a negative error (MN_EIO,
+ * MN_ECORRUPT). */
+int mn_iter_next(mn_iter *it, mn_event_view *ev);
+
+/* Frees an iterator; NULL is a no-op. */
+void mn_iter_free(mn_iter *it);
+
+/* A stream's state. */
+typedef struct mn_stream_info {
+    int64_t version;          /* version of the last event, MN_NO_VERSION if none */
+    uint64_t length;          /* events readable now */
+    int64_t first_version;    /* version of the first readable event, -1 if none */
+    uint64_t first_position;  /* global position of the first readable event */
+    uint64_t last_position;   /* global position of the last event */
+    mn_entry_id first_id;     /* entry id of the first readable event */
+    mn_entry_id last_id;      /* the stream's top entry id (last generated) */
+    uint64_t created_us;      /* when its first event was appended */
+    int deleted;              /* 1 if tombstoned */
+} mn_stream_info;
+
+/* Errors: MN_ENOTFOUND. A tombstoned stream is found, with deleted = 1. */
+int mn_stream_info_get(mn_store *store, const char *stream, size_t stream_len,
+                       mn_stream_info *out);
+
+/* The store as a whole. */
+typedef struct mn_store_info {
+    uint64_t first_position;  /* where the retained log starts */
+    uint64_t end_position;    /* one past the last acknowledged record */
+    uint64_t durable_position;/* one past the last fdatasync'ed record */
+    uint64_t streams;         /* live streams */
+    uint64_t events;          /* events appended (in the retained log) */
+    uint64_t segments;        /* segment files */
+    uint64_t log_bytes;       /* their total size */
+    int read_only;            /* opened so, or latched after a failed fsync */
+    int fsync_policy;
+} mn_store_info;
+
+void mn_store_info_get(mn_store *store, mn_store_info *out);
+
+/* Calls fn for every live stream name, in byte order, starting after `after`
+ * (NULL = from the first). Stops when fn returns non-zero and returns that. */
+int mn_list_streams(mn_store *store, const char *after, size_t after_len,
+                    int (*fn)(void *ud, const char *name, size_t len), void *ud);
+
+/* ------------------------------------------------------------------------ */
+/* Waiting for new events                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Blocks until events past global position `after` are readable (end_position
+ * > after), for at most timeout_ms (-1: forever). Returns MN_OK, MN_ETIMEOUT
+ * or MN_ECLOSED. For blocking readers in threads. */
+int mn_wait(mn_store *store, uint64_t after, int timeout_ms);
+
+/* Registers fn to be called on the writer thread each time newly appended
+ * events become readable, with the new end position. One per store (NULL
+ * removes it). For event loops: have fn write to an eventfd or pipe and do
+ * the work on your own thread. fn must be quick and must not call mn_append. */
+void mn_set_notify(mn_store *store, void (*fn)(void *ud, uint64_t end_position), void *ud);
+
+/* ------------------------------------------------------------------------ */
+/* Maintenance (on a directory; these open it themselves)                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct mn_check_report {
+    uint64_t segments;        /* segment files verified */
+    uint64_t records;         /* records whose CRC and framing were verified */
+    uint64_t events;          /* of which events */
+    uint64_t bytes;           /* bytes verified */
+    int ok;                   /* 1 if everything is intact */
+    uint64_t bad_position;    /* if not ok: global position of the first damage */
+    char what[200];           /* if not ok: what is wrong there */
+} mn_check_report;
+
+/* Verifies every record of the log in dir (framing and CRC32C) without
+ * changing anything; a torn tail counts as damage. Returns MN_OK if intact,
+ * MN_ECORRUPT with *rep describing the first damage, or another error. */
+int mn_check(const char *dir, mn_check_report *rep);
+
+/* Rebuilds the derived indexes of dir from the log alone. progress (may be
+ * NULL) is called now and then with the bytes done and the total. The store
+ * must not be open elsewhere (MN_ELOCKED). */
+int mn_reindex(const char *dir, void (*progress)(void *ud, uint64_t done, uint64_t total),
+               void *ud);
+
+/* ------------------------------------------------------------------------ */
+/* Event ids                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Parses a UUID "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (any case; hyphens
+ * required). MN_EINVAL if malformed. */
+int mn_uuid_parse(const char *text, size_t len, uint8_t out[16]);
+
+/* Writes the lowercase, hyphenated form and a NUL into out (37 bytes). */
+void mn_uuid_format(const uint8_t id[16], char out[37]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MNEMOSYNE_H */

@@ -1,0 +1,86 @@
+/*
+ * event.c — encoding and decoding event and delete payloads (event.h).
+ * Decoding checks every length against the payload size: a record passed its
+ * CRC, but a bug or a hostile file must still not make us read past it.
+ */
+#include "engine/event.h"
+
+#include <string.h>
+
+#define PUT(off, v) memcpy(p + (off), &(v), sizeof(v))
+#define GET(off, v) memcpy(&(v), p + (off), sizeof(v))
+
+void ev_encode(uint8_t *p, const ev_decoded *e)
+{
+    uint32_t zero = 0;
+    PUT(0, e->stream_id);
+    PUT(8, e->version);
+    PUT(16, e->timestamp_us);
+    PUT(24, e->entry_id.ms);
+    PUT(32, e->entry_id.seq);
+    memcpy(p + 40, e->id, 16);
+    PUT(56, e->flags);
+    PUT(60, e->stream_len);
+    PUT(64, e->type_len);
+    PUT(68, e->meta_len);
+    PUT(72, e->data_len);
+    PUT(76, zero);
+    uint8_t *q = p + EV_FIXED;
+    memcpy(q, e->stream, e->stream_len);
+    q += e->stream_len;
+    memcpy(q, e->type, e->type_len);
+    q += e->type_len;
+    if (e->meta_len) memcpy(q, e->meta, e->meta_len);
+    q += e->meta_len;
+    if (e->data_len) memcpy(q, e->data, e->data_len);
+}
+
+int ev_decode(const uint8_t *p, uint32_t len, ev_decoded *e)
+{
+    if (len < EV_FIXED) return -1;
+    GET(0, e->stream_id);
+    GET(8, e->version);
+    GET(16, e->timestamp_us);
+    GET(24, e->entry_id.ms);
+    GET(32, e->entry_id.seq);
+    memcpy(e->id, p + 40, 16);
+    GET(56, e->flags);
+    GET(60, e->stream_len);
+    GET(64, e->type_len);
+    GET(68, e->meta_len);
+    GET(72, e->data_len);
+    uint64_t total = (uint64_t)EV_FIXED + e->stream_len + e->type_len + e->meta_len + e->data_len;
+    if (total != len) return -1;
+    const uint8_t *q = p + EV_FIXED;
+    e->stream = (const char *)q;
+    q += e->stream_len;
+    e->type = (const char *)q;
+    q += e->type_len;
+    e->meta = q;
+    q += e->meta_len;
+    e->data = q;
+    return 0;
+}
+
+void del_encode(uint8_t *p, const del_decoded *d)
+{
+    PUT(0, d->stream_id);
+    PUT(8, d->version);
+    PUT(16, d->timestamp_us);
+    PUT(24, d->flags);
+    PUT(28, d->name_len);
+    memcpy(p + DEL_FIXED, d->name, d->name_len);
+}
+
+int del_decode(const uint8_t *p, uint32_t len, del_decoded *d)
+{
+    if (len < DEL_FIXED) return -1;
+    GET(0, d->stream_id);
+    GET(8, d->version);
+    GET(16, d->timestamp_us);
+    GET(24, d->flags);
+    GET(28, d->name_len);
+    if ((uint64_t)DEL_FIXED + d->name_len != len) return -1;
+    d->name = (const char *)p + DEL_FIXED;
+    return 0;
+}

@@ -1,0 +1,68 @@
+/*
+ * event.h — the payloads of the engine's records: events and stream deletes.
+ *
+ * Event payload (little-endian), then the variable parts in this order:
+ *   0  u64 stream_id      8  i64 version       16 u64 timestamp_us
+ *   24 u64 entry_ms       32 u64 entry_seq     40 u8[16] event id
+ *   56 u32 flags (EV_CLIENT_ID)  60 u32 stream_len  64 u32 type_len
+ *   68 u32 meta_len       72 u32 data_len      76 u32 zero
+ *   80 stream name, type, meta, data
+ *
+ * Every event carries its stream's name as well as its id, so the log alone
+ * says everything (a rebuild needs nothing else) and $all readers need no
+ * lookup to name an event's stream.
+ *
+ * Stream delete payload:
+ *   0 u64 stream_id  8 i64 version  16 u64 timestamp_us  24 u32 flags  28 u32 name_len  32 name
+ */
+#ifndef MN_ENGINE_EVENT_H
+#define MN_ENGINE_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mnemosyne.h"
+
+#define EV_FIXED 80u
+#define EV_CLIENT_ID 0x1u   /* the event id was given by the client (dedup-indexed) */
+#define DEL_FIXED 32u
+#define DEL_TOMBSTONE 0x1u
+
+/* A decoded event: fields, and pointers into the payload. */
+typedef struct ev_decoded {
+    uint64_t stream_id;
+    int64_t version;
+    uint64_t timestamp_us;
+    mn_entry_id entry_id;
+    uint8_t id[16];
+    uint32_t flags;
+    const char *stream; uint32_t stream_len;
+    const char *type; uint32_t type_len;
+    const uint8_t *meta; uint32_t meta_len;
+    const uint8_t *data; uint32_t data_len;
+} ev_decoded;
+
+typedef struct del_decoded {
+    uint64_t stream_id;
+    int64_t version;
+    uint64_t timestamp_us;
+    uint32_t flags;
+    const char *name; uint32_t name_len;
+} del_decoded;
+
+/* Payload size of an event. */
+static inline uint64_t ev_payload_size(size_t stream_len, size_t type_len, size_t meta_len,
+                                       size_t data_len)
+{
+    return EV_FIXED + stream_len + type_len + meta_len + data_len;
+}
+
+/* Encodes an event payload at p (ev_payload_size bytes). */
+void ev_encode(uint8_t *p, const ev_decoded *e);
+/* Decodes; 0, or -1 if the payload is inconsistent (lengths past its end). */
+int ev_decode(const uint8_t *p, uint32_t len, ev_decoded *e);
+
+void del_encode(uint8_t *p, const del_decoded *d);
+int del_decode(const uint8_t *p, uint32_t len, del_decoded *d);
+
+#endif

@@ -1,0 +1,387 @@
+/*
+ * read.c — iterators over a stream (by version or by entry id) and over $all,
+ * stream info and the stream list.
+ *
+ * A stream read is an LMDB range scan over (stream_id, version) keys plus,
+ * per event, one record read from the log's mapping: O(log S) to find the
+ * start, O(1) per event, nothing copied (views point into the mapping).
+ * A $all read walks the log itself from a position, record by record, up to
+ * the visible end.
+ *
+ * Each iterator owns one LMDB read transaction (a consistent snapshot of the
+ * index for its lifetime) and pins the segment its current view points into.
+ * Records are CRC-checked as they are read: damage is reported, not served.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/event.h"
+#include "engine/store.h"
+#include "util/error.h"
+
+enum { IT_STREAM = 1, IT_ALL = 2 };
+
+struct mn_iter {
+    mn_store *s;            /* the store */
+    int kind;               /* IT_STREAM / IT_ALL */
+    MDB_txn *txn;           /* read snapshot (stream reads) */
+    MDB_cursor *cur;        /* over `events` */
+    uint64_t stream_id;     /* stream reads */
+    int backward;           /* direction */
+    int started;            /* 0 before the first step */
+    uint64_t remaining;     /* events still allowed (UINT64_MAX: no limit) */
+    uint64_t first_version; /* where a forward stream read starts */
+    int64_t from_version;   /* where a backward one starts (-1: last) */
+    int ranged;             /* stop at entry ids outside [lo, hi] */
+    mn_entry_id lo, hi;
+    uint64_t pos;           /* $all: next position to look at */
+    uint64_t end;           /* $all: visible end when the iterator started */
+    segment *seg;           /* pins the current view's bytes */
+};
+
+static int id_cmp(mn_entry_id a, mn_entry_id b)
+{
+    return a.ms < b.ms ? -1 : a.ms > b.ms ? 1 : a.seq < b.seq ? -1 : a.seq > b.seq;
+}
+
+static mn_iter *iter_new(mn_store *s, int kind, uint64_t max_count)
+{
+    mn_iter *it = calloc(1, sizeof *it);
+    if (!it) return NULL;
+    it->s = s;
+    it->kind = kind;
+    it->remaining = max_count ? max_count : UINT64_MAX;
+    return it;
+}
+
+void mn_iter_free(mn_iter *it)
+{
+    if (!it) return;
+    if (it->seg) seg_unref(it->seg);
+    if (it->cur) mdb_cursor_close(it->cur);
+    if (it->txn) mdb_txn_abort(it->txn);
+    free(it);
+}
+
+/* Opens the snapshot and finds the stream; MN_ENOTFOUND / MN_EDELETED. */
+static int open_stream(mn_iter *it, const char *name, size_t len, stream_state *st)
+{
+    int rc = store_validate_name(name, len);
+    if (rc != MN_OK) return rc;
+    if ((rc = mdb_txn_begin(it->s->ix.env, NULL, MDB_RDONLY, &it->txn)) != 0)
+        return index_error(rc, "begin read");
+    rc = stream_get(it->s, it->txn, name, len, st);
+    if (rc == MN_ENOTFOUND)
+        return error_set(MN_ENOTFOUND, "no such stream '%.*s'", (int)len, name);
+    if (rc != MN_OK) return rc;
+    if (st->flags & STREAM_TOMBSTONE)
+        return error_set(MN_EDELETED, "stream '%.*s' is deleted", (int)len, name);
+    if ((rc = mdb_cursor_open(it->txn, it->s->ix.events, &it->cur)) != 0)
+        return index_error(rc, "cursor");
+    it->stream_id = st->stream_id;
+    return MN_OK;
+}
+
+int mn_read_stream(mn_store *s, const char *stream, size_t stream_len, int64_t from,
+                   uint64_t max_count, int backward, mn_iter **out)
+{
+    stream_state st;
+    int rc;
+    *out = NULL;
+    if (from < -1 || (from == -1 && !backward))
+        return error_set(MN_EINVAL, "bad start version %lld", (long long)from);
+    mn_iter *it = iter_new(s, IT_STREAM, max_count);
+    if (!it) return error_set(MN_ENOMEM, "out of memory");
+    if ((rc = open_stream(it, stream, stream_len, &st)) != MN_OK) goto fail;
+    it->backward = backward;
+    it->first_version = backward ? 0 : (uint64_t)from;
+    it->from_version = backward ? from : 0;
+    *out = it;
+    return MN_OK;
+fail:
+    mn_iter_free(it);
+    return rc;
+}
+
+/* Positions the cursor at the stream's first key at or after version v;
+ * MDB_NOTFOUND-like 0 if there is none in this stream. */
+static int seek_version(mn_iter *it, uint64_t v, MDB_val *k, MDB_val *d)
+{
+    uint8_t key[16];
+    event_key(key, it->stream_id, v);
+    k->mv_size = 16;
+    k->mv_data = key;
+    int rc = mdb_cursor_get(it->cur, k, d, MDB_SET_RANGE);
+    return rc == 0 && be64_get(k->mv_data) == it->stream_id;
+}
+
+static event_loc loc_of(const MDB_val *d)
+{
+    event_loc loc;
+    memcpy(&loc, d->mv_data, sizeof loc);
+    return loc;
+}
+
+/* The first version whose entry id is >= target (binary search over
+ * versions, which entry ids follow in order). Returns 1 and *v, or 0. */
+static int lower_bound_id(mn_iter *it, const stream_state *st, mn_entry_id target, uint64_t *v)
+{
+    MDB_val k, d;
+    uint64_t lo = 0, hi = (uint64_t)(st->version + 1); /* answer in [lo, hi]; hi = none */
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (!seek_version(it, mid, &k, &d)) {
+            hi = mid;
+            continue;
+        }
+        uint64_t found = be64_get((uint8_t *)k.mv_data + 8);
+        event_loc loc = loc_of(&d);
+        mn_entry_id id = {loc.ms, loc.seq};
+        if (id_cmp(id, target) >= 0) hi = mid;
+        else lo = found + 1;
+    }
+    if (lo > (uint64_t)st->version || !seek_version(it, lo, &k, &d)) return 0;
+    *v = be64_get((uint8_t *)k.mv_data + 8);
+    return 1;
+}
+
+int mn_read_stream_range(mn_store *s, const char *stream, size_t stream_len, mn_entry_id start,
+                         mn_entry_id end, uint64_t max_count, int backward, mn_iter **out)
+{
+    stream_state st;
+    int rc;
+    *out = NULL;
+    mn_iter *it = iter_new(s, IT_STREAM, max_count);
+    if (!it) return error_set(MN_ENOMEM, "out of memory");
+    if ((rc = open_stream(it, stream, stream_len, &st)) != MN_OK) goto fail;
+    it->backward = backward;
+    it->ranged = 1;
+    it->lo = start;
+    it->hi = end;
+    uint64_t v;
+    if (id_cmp(start, end) > 0 || st.version < 0) {
+        it->remaining = 0;
+    } else if (!backward) {
+        if (lower_bound_id(it, &st, start, &v)) it->first_version = v;
+        else it->remaining = 0;
+    } else {
+        /* The last version with entry id <= end: one before the first > end. */
+        mn_entry_id after = end;
+        if (after.seq == UINT64_MAX) {
+            after.ms++;
+            after.seq = 0;
+        } else {
+            after.seq++;
+        }
+        if (end.ms == UINT64_MAX && end.seq == UINT64_MAX) it->from_version = -1;
+        else if (lower_bound_id(it, &st, after, &v)) {
+            if (v == 0) it->remaining = 0;
+            else it->from_version = (int64_t)v - 1;
+        } else {
+            it->from_version = -1;
+        }
+    }
+    *out = it;
+    return MN_OK;
+fail:
+    mn_iter_free(it);
+    return rc;
+}
+
+int mn_read_all(mn_store *s, uint64_t from, uint64_t max_count, mn_iter **out)
+{
+    *out = NULL;
+    mn_iter *it = iter_new(s, IT_ALL, max_count);
+    if (!it) return error_set(MN_ENOMEM, "out of memory");
+    it->end = atomic_load(&s->log->visible);
+    it->pos = log_seek(s->log, from);
+    *out = it;
+    return MN_OK;
+}
+
+static void fill_view(mn_event_view *v, const ev_decoded *e, uint64_t pos)
+{
+    v->stream = e->stream;
+    v->stream_len = e->stream_len;
+    v->version = e->version;
+    v->position = pos;
+    memcpy(v->id, e->id, 16);
+    v->timestamp_us = e->timestamp_us;
+    v->entry_id = e->entry_id;
+    v->type = e->type;
+    v->type_len = e->type_len;
+    v->data = e->data;
+    v->data_len = e->data_len;
+    v->meta = e->meta_len ? e->meta : NULL;
+    v->meta_len = e->meta_len;
+}
+
+/* Reads and decodes the event record at pos into *e, pinning its segment.
+ * MN_OK, NOT_EVENT for a record of another kind, or an error. */
+#define NOT_EVENT 1
+static int load_event(mn_iter *it, uint64_t pos, log_rec *rec, ev_decoded *e)
+{
+    segment *seg;
+    int rc = log_read_at(it->s->log, pos, &seg, rec);
+    if (rc != MN_OK) return rc;
+    if (it->seg) seg_unref(it->seg);
+    it->seg = seg;
+    if (rec->hdr->kind != REC_EVENT) return NOT_EVENT;
+    if (ev_decode(rec->payload, rec->payload_len, e) != 0)
+        return error_set(MN_ECORRUPT, "event record at %llu is inconsistent", (unsigned long long)pos);
+    return MN_OK;
+}
+
+static int next_stream(mn_iter *it, mn_event_view *view)
+{
+    MDB_val k, d;
+    int rc;
+    if (it->remaining == 0) return 0;
+    if (!it->started) {
+        it->started = 1;
+        if (!it->backward) {
+            if (!seek_version(it, it->first_version, &k, &d)) return 0;
+        } else {
+            uint64_t from = it->from_version < 0 ? UINT64_MAX : (uint64_t)it->from_version;
+            /* The largest key <= (stream, from). */
+            if (from != UINT64_MAX && seek_version(it, from + 1, &k, &d)) {
+                rc = mdb_cursor_get(it->cur, &k, &d, MDB_PREV);
+            } else {
+                uint8_t key[16];
+                event_key(key, it->stream_id + 1, 0);
+                k.mv_size = 16;
+                k.mv_data = key;
+                rc = mdb_cursor_get(it->cur, &k, &d, MDB_SET_RANGE);
+                rc = rc == 0 ? mdb_cursor_get(it->cur, &k, &d, MDB_PREV)
+                             : mdb_cursor_get(it->cur, &k, &d, MDB_LAST);
+            }
+            if (rc != 0 || be64_get(k.mv_data) != it->stream_id) return 0;
+        }
+    } else {
+        rc = mdb_cursor_get(it->cur, &k, &d, it->backward ? MDB_PREV : MDB_NEXT);
+        if (rc != 0 || be64_get(k.mv_data) != it->stream_id) return 0;
+    }
+    event_loc loc = loc_of(&d);
+    if (it->ranged) {
+        mn_entry_id id = {loc.ms, loc.seq};
+        if (it->backward ? id_cmp(id, it->lo) < 0 : id_cmp(id, it->hi) > 0) return 0;
+    }
+    log_rec rec;
+    ev_decoded e;
+    if ((rc = load_event(it, loc.pos, &rec, &e)) != MN_OK) {
+        if (rc == NOT_EVENT)
+            return error_set(MN_ECORRUPT, "index entry points at a non-event record (%llu)",
+                             (unsigned long long)loc.pos);
+        return rc;
+    }
+    fill_view(view, &e, loc.pos);
+    it->remaining--;
+    return 1;
+}
+
+static int next_all(mn_iter *it, mn_event_view *view)
+{
+    while (it->remaining > 0 && it->pos < it->end) {
+        log_rec rec;
+        ev_decoded e;
+        uint64_t pos = it->pos;
+        if (pos < atomic_load(&it->s->log->first)) {
+            it->pos = log_seek(it->s->log, pos); /* retention passed us */
+            continue;
+        }
+        int rc = load_event(it, pos, &rec, &e);
+        if (rc < 0) return rc;
+        it->pos = log_next_pos(it->s->log, pos, rec.hdr->len);
+        if (rc == NOT_EVENT) continue;
+        fill_view(view, &e, pos);
+        it->remaining--;
+        return 1;
+    }
+    return 0;
+}
+
+int mn_iter_next(mn_iter *it, mn_event_view *ev)
+{
+    if (!it || !ev) return error_set(MN_EINVAL, "no iterator");
+    return it->kind == IT_ALL ? next_all(it, ev) : next_stream(it, ev);
+}
+
+int mn_stream_info_get(mn_store *s, const char *stream, size_t stream_len, mn_stream_info *out)
+{
+    stream_state st;
+    MDB_txn *txn = NULL;
+    MDB_cursor *c = NULL;
+    int rc = store_validate_name(stream, stream_len);
+    memset(out, 0, sizeof *out);
+    if (rc != MN_OK) return rc;
+    if ((rc = mdb_txn_begin(s->ix.env, NULL, MDB_RDONLY, &txn)) != 0) {
+        rc = index_error(rc, "begin read");
+        txn = NULL;
+        goto done;
+    }
+    rc = stream_get(s, txn, stream, stream_len, &st);
+    if (rc == MN_ENOTFOUND) {
+        rc = error_set(MN_ENOTFOUND, "no such stream '%.*s'", (int)stream_len, stream);
+        goto done;
+    }
+    if (rc != MN_OK) goto done;
+    out->version = st.version;
+    out->length = st.length;
+    out->last_position = st.last_pos;
+    out->last_id.ms = st.last_ms;
+    out->last_id.seq = st.last_seq;
+    out->created_us = st.created_us;
+    out->deleted = (st.flags & STREAM_TOMBSTONE) != 0;
+    out->first_version = -1;
+    if ((rc = mdb_cursor_open(txn, s->ix.events, &c)) != 0) {
+        rc = index_error(rc, "cursor");
+        goto done;
+    }
+    uint8_t key[16];
+    event_key(key, st.stream_id, 0);
+    MDB_val k = {16, key}, d;
+    if (mdb_cursor_get(c, &k, &d, MDB_SET_RANGE) == 0 && be64_get(k.mv_data) == st.stream_id) {
+        event_loc loc = loc_of(&d);
+        out->first_version = (int64_t)be64_get((uint8_t *)k.mv_data + 8);
+        out->first_position = loc.pos;
+        out->first_id.ms = loc.ms;
+        out->first_id.seq = loc.seq;
+    }
+    rc = MN_OK;
+done:
+    if (c) mdb_cursor_close(c);
+    if (txn) mdb_txn_abort(txn);
+    return rc;
+}
+
+int mn_list_streams(mn_store *s, const char *after, size_t after_len,
+                    int (*fn)(void *ud, const char *name, size_t len), void *ud)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    int rc = mdb_txn_begin(s->ix.env, NULL, MDB_RDONLY, &txn);
+    if (rc) return index_error(rc, "begin read");
+    if ((rc = mdb_cursor_open(txn, s->ix.streams, &c)) != 0) {
+        mdb_txn_abort(txn);
+        return index_error(rc, "cursor");
+    }
+    MDB_val k = {after_len, (void *)after}, d;
+    int op = MDB_FIRST;
+    if (after && after_len) {
+        rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+        if (rc == 0 && k.mv_size == after_len && memcmp(k.mv_data, after, after_len) == 0)
+            rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+    } else {
+        rc = mdb_cursor_get(c, &k, &d, op);
+    }
+    int ret = 0;
+    while (rc == 0) {
+        stream_state st;
+        memcpy(&st, d.mv_data, sizeof st);
+        if (!(st.flags & STREAM_TOMBSTONE) && (ret = fn(ud, k.mv_data, k.mv_size)) != 0) break;
+        rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    return ret;
+}

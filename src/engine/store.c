@@ -1,0 +1,486 @@
+/*
+ * store.c — opening a store directory (format check, lock, log, index,
+ * recovery), closing it, and the maintenance entry points (check, reindex).
+ *
+ * Directory layout:
+ *   DIR/FORMAT   "mnemosyne-store 1\n", written last when a store is created
+ *   DIR/LOCK     flock'ed: exclusive by a read-write open, shared by readers
+ *   DIR/log/     the segments (storage/log.h)
+ *   DIR/index/   LMDB (storage/index.h)
+ *
+ * Recovery on open:
+ *   1. the index says which log position it reflects (its checkpoint);
+ *   2. if that is past the log's end, or not a record boundary, the index
+ *      belongs to another history: it is removed and rebuilt from position 0;
+ *   3. the log is scanned from the checkpoint: every whole group is applied
+ *      to the index (apply.c), a torn tail is truncated, damage in the middle
+ *      stops the open with its position (or, with repair, is cut off).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/store.h"
+#include "storage/io.h"
+#include "util/error.h"
+
+#define FORMAT_NAME "mnemosyne-store"
+#define FORMAT_VERSION 1u
+#define REPLAY_COMMIT_EVERY 20000u
+
+const char *mn_version(void) { return MN_VERSION_STRING; }
+
+void mn_options_init(mn_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->fsync_policy = MN_FSYNC_ALWAYS;
+    o->fsync_interval_ms = 1000;
+    o->segment_size = 64ull << 20;
+    o->max_event_size = 1u << 20;
+    o->create = 1;
+    o->index_map_size = 64ull << 30;
+}
+
+static void say(const mn_store *s, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(const mn_store *s, int level, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    if (!s->opts.log_fn) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    s->opts.log_fn(s->opts.log_ud, level, msg);
+}
+
+static int check_options(const mn_options *o)
+{
+    if (o->fsync_policy < MN_FSYNC_ALWAYS || o->fsync_policy > MN_FSYNC_NEVER)
+        return error_set(MN_EINVAL, "bad fsync policy %d", o->fsync_policy);
+    if (o->fsync_policy == MN_FSYNC_INTERVAL && o->fsync_interval_ms == 0)
+        return error_set(MN_EINVAL, "fsync interval must be at least 1 ms");
+    if (o->segment_size < 4096 || o->segment_size > (1ull << 40))
+        return error_set(MN_EINVAL, "segment size must be 4 KiB .. 1 TiB");
+    if (o->max_event_size == 0 || o->max_event_size > (256u << 20))
+        return error_set(MN_EINVAL, "max event size must be 1 byte .. 256 MiB");
+    if (o->index_map_size < (1ull << 20))
+        return error_set(MN_EINVAL, "index map size must be at least 1 MiB");
+    return MN_OK;
+}
+
+/* Reads DIR/FORMAT: 1 if present and right, 0 if absent, or an error. */
+static int read_format(const char *dir)
+{
+    char path[4200], text[64] = {0};
+    unsigned v = 0;
+    snprintf(path, sizeof path, "%s/FORMAT", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno != ENOENT) return error_set(MN_EIO, "cannot read %s: %s", path, strerror(errno));
+        return 0;
+    }
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    if (sscanf(text, FORMAT_NAME " %u", &v) != 1)
+        return error_set(MN_EFORMAT, "%s is not a Mnemosyne store (bad FORMAT file)", dir);
+    if (v != FORMAT_VERSION)
+        return error_set(MN_EFORMAT, "%s is a Mnemosyne store of format %u; this build reads "
+                         "format %u", dir, v, FORMAT_VERSION);
+    return 1;
+}
+
+static int write_format(const char *dir)
+{
+    char path[4200], tmp[4200], text[64];
+    snprintf(path, sizeof path, "%s/FORMAT", dir);
+    snprintf(tmp, sizeof tmp, "%s/FORMAT.new", dir);
+    int n = snprintf(text, sizeof text, FORMAT_NAME " %u\n", FORMAT_VERSION);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return error_set(MN_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    int e = io_pwrite_all(fd, text, (size_t)n, 0);
+    if (e == 0) e = io_fdatasync(fd);
+    close(fd);
+    if (e == 0 && rename(tmp, path) < 0) e = -errno;
+    if (e == 0) e = io_fsync_dir(dir);
+    if (e < 0) return error_set(MN_EIO, "cannot write %s: %s", path, strerror(-e));
+    return MN_OK;
+}
+
+/* 1 if dir has entries other than . and .. */
+static int dir_has_entries(const char *dir)
+{
+    char path[4200];
+    const char *names[] = {"log", "index"};
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (stat(path, &st) == 0) return 1;
+    }
+    return 0;
+}
+
+static int take_lock(mn_store *s)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/LOCK", s->dir);
+    s->lock_fd = open(path, (s->opts.read_only ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0644);
+    if (s->lock_fd < 0 && s->opts.read_only && errno == ENOENT) return MN_OK; /* never opened rw */
+    if (s->lock_fd < 0) return error_set(MN_EIO, "cannot open %s: %s", path, strerror(errno));
+    if (flock(s->lock_fd, (s->opts.read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK)
+            return error_set(MN_ELOCKED, "%s is in use by another process (is mnemosyned "
+                             "running on it?)", s->dir);
+        return error_set(MN_EIO, "cannot lock %s: %s", path, strerror(errno));
+    }
+    return MN_OK;
+}
+
+/* ---- replay ---- */
+
+typedef struct replay {
+    mn_store *s;
+    MDB_txn *txn;        /* open write transaction, or NULL */
+    uint64_t since;      /* groups applied in txn */
+    uint64_t end;        /* log position after the last applied group */
+    uint64_t from, total;/* for progress */
+    void (*progress)(void *ud, uint64_t done, uint64_t total);
+    void *progress_ud;
+} replay;
+
+static int replay_commit(replay *rp)
+{
+    mn_store *s = rp->s;
+    int rc;
+    if (!rp->txn) return MN_OK;
+    if ((rc = index_meta_put(&s->ix, rp->txn, "checkpoint", rp->end)) != MN_OK ||
+        (rc = index_meta_put(&s->ix, rp->txn, "events", s->events_total)) != MN_OK ||
+        (rc = index_meta_put(&s->ix, rp->txn, "next_stream_id", s->next_stream_id)) != MN_OK ||
+        (rc = index_meta_put(&s->ix, rp->txn, "live_streams", atomic_load(&s->live_streams))) != MN_OK) {
+        mdb_txn_abort(rp->txn);
+        rp->txn = NULL;
+        return rc;
+    }
+    rc = mdb_txn_commit(rp->txn);
+    rp->txn = NULL;
+    rp->since = 0;
+    return rc ? index_error(rc, "replay commit") : MN_OK;
+}
+
+static int replay_group(void *ud, const log_rec *recs, size_t n)
+{
+    replay *rp = ud;
+    int rc;
+    if (!rp->txn && (rc = mdb_txn_begin(rp->s->ix.env, NULL, 0, &rp->txn)) != 0)
+        return index_error(rc, "replay begin");
+    if ((rc = apply_group(rp->s, rp->txn, recs, n)) != MN_OK) {
+        mdb_txn_abort(rp->txn);
+        rp->txn = NULL;
+        return rc;
+    }
+    rp->end = recs[n - 1].pos + rec_align(recs[n - 1].hdr->len);
+    rp->s->recovery.replayed_records += n;
+    if (++rp->since >= REPLAY_COMMIT_EVERY) {
+        if ((rc = replay_commit(rp)) != MN_OK) return rc;
+        if (rp->progress) rp->progress(rp->progress_ud, rp->end - rp->from, rp->total);
+    }
+    return MN_OK;
+}
+
+static int load_counters(mn_store *s, uint64_t *checkpoint)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->ix.env, NULL, MDB_RDONLY, &txn);
+    if (rc) return index_error(rc, "begin");
+    *checkpoint = index_meta_get(&s->ix, txn, "checkpoint", 0);
+    s->events_total = index_meta_get(&s->ix, txn, "events", 0);
+    s->next_stream_id = index_meta_get(&s->ix, txn, "next_stream_id", 1);
+    atomic_store(&s->live_streams, index_meta_get(&s->ix, txn, "live_streams", 0));
+    mdb_txn_abort(txn);
+    return MN_OK;
+}
+
+static int rebuild_index(mn_store *s)
+{
+    int rc;
+    index_close(&s->ix);
+    if ((rc = index_remove(s->dir)) != MN_OK) return rc;
+    if ((rc = index_open(&s->ix, s->dir, s->opts.index_map_size, 0)) != MN_OK) return rc;
+    s->events_total = 0;
+    s->next_stream_id = 1;
+    atomic_store(&s->live_streams, 0);
+    s->recovery.index_rebuilt = 1;
+    return MN_OK;
+}
+
+/* 1 if the index's checkpoint can be a position of this log: not past its
+ * end, and a record boundary (or the end of a segment). What is at that
+ * position is log_recover's to judge: a torn record there is an ordinary
+ * crash, not a reason to rebuild. */
+static int checkpoint_fits(mn_store *s, uint64_t cp)
+{
+    struct log *l = s->log;
+    if (cp == 0 || cp == l->end) return 1;
+    if (cp > l->end) return 0;
+    uint64_t p = log_seek(l, cp);
+    return p == cp || p == cp + SEG_HDR_SIZE;
+}
+
+static int recover(mn_store *s, int force_rebuild,
+                   void (*progress)(void *ud, uint64_t done, uint64_t total), void *pud)
+{
+    uint64_t cp = 0;
+    int rc;
+    log_recovery lr;
+    replay rp;
+    if ((rc = load_counters(s, &cp)) != MN_OK) return rc;
+    if (force_rebuild || !checkpoint_fits(s, cp)) {
+        if (!force_rebuild)
+            say(s, MN_LOG_WARN, "index checkpoint %llu does not match the log (end %llu): "
+                "rebuilding the index", (unsigned long long)cp, (unsigned long long)s->log->end);
+        if ((rc = rebuild_index(s)) != MN_OK) return rc;
+        cp = 0;
+    }
+    s->recovery.checkpoint = cp;
+    memset(&rp, 0, sizeof rp);
+    rp.s = s;
+    rp.end = cp;
+    rp.from = cp;
+    rp.total = s->log->end > cp ? s->log->end - cp : 0;
+    rp.progress = progress;
+    rp.progress_ud = pud;
+    rc = log_recover(s->log, cp, s->opts.repair, 0, replay_group, &rp, &lr, NULL);
+    if (rc != MN_OK) {
+        if (rp.txn) mdb_txn_abort(rp.txn);
+        return rc;
+    }
+    if (rp.end < s->log->end || rp.txn || cp != s->log->end) {
+        rp.end = s->log->end;
+        if (!rp.txn && (rc = mdb_txn_begin(s->ix.env, NULL, 0, &rp.txn)) != 0)
+            return index_error(rc, "begin");
+        if ((rc = replay_commit(&rp)) != MN_OK) return rc;
+    }
+    if (cp > s->log->end) {
+        /* A torn tail cut below what the index had applied (possible only
+         * after a machine crash under a relaxed fsync policy). */
+        say(s, MN_LOG_WARN, "the index reflected more than the recovered log: rebuilding it");
+        return recover(s, 1, progress, pud);
+    }
+    if (progress) progress(pud, rp.total, rp.total);
+    s->recovery.truncated_bytes = lr.truncated_bytes;
+    s->recovery.dropped_events = lr.dropped_events;
+    if (lr.truncated_bytes)
+        say(s, MN_LOG_WARN, "recovery truncated %llu bytes at the end of the log (%s, %llu events "
+            "dropped)", (unsigned long long)lr.truncated_bytes, lr.torn ? "torn tail" : "repair",
+            (unsigned long long)lr.dropped_events);
+    return index_sync(&s->ix);
+}
+
+/* ---- open / close ---- */
+
+static int store_open(const char *dir, const mn_options *opts, int force_rebuild,
+                      void (*progress)(void *ud, uint64_t done, uint64_t total), void *pud,
+                      mn_store **out)
+{
+    int rc, fresh = 0;
+    char logdir[4200];
+    struct stat st;
+    *out = NULL;
+    error_clear();
+    if (!dir || !*dir) return error_set(MN_EINVAL, "no store directory given");
+    mn_store *s = calloc(1, sizeof *s);
+    if (!s) return error_set(MN_ENOMEM, "out of memory");
+    s->lock_fd = -1;
+    if (opts) s->opts = *opts;
+    else mn_options_init(&s->opts);
+    if (strlen(dir) >= sizeof s->dir - 64) {
+        rc = error_set(MN_EINVAL, "store directory path is too long");
+        goto fail;
+    }
+    snprintf(s->dir, sizeof s->dir, "%s", dir);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->wake_writer, NULL);
+    pthread_cond_init(&s->advanced, NULL);
+    if ((rc = check_options(&s->opts)) != MN_OK) goto fail;
+
+    if (stat(dir, &st) < 0) {
+        if (errno != ENOENT || !s->opts.create || s->opts.read_only) {
+            rc = error_set(errno == ENOENT ? MN_ENOTFOUND : MN_EIO, "cannot open store %s: %s", dir,
+                           strerror(errno));
+            goto fail;
+        }
+        if (mkdir(dir, 0755) < 0) {
+            rc = error_set(MN_EIO, "cannot create store directory %s: %s", dir, strerror(errno));
+            goto fail;
+        }
+    } else if (!S_ISDIR(st.st_mode)) {
+        rc = error_set(MN_EIO, "%s is not a directory", dir);
+        goto fail;
+    }
+    if ((rc = read_format(dir)) < 0) goto fail;
+    if (rc == 0) {
+        if (dir_has_entries(dir)) {
+            rc = error_set(MN_EFORMAT, "%s is not a Mnemosyne store (it has no FORMAT file)", dir);
+            goto fail;
+        }
+        if (s->opts.read_only) {
+            rc = error_set(MN_ENOTFOUND, "%s holds no store yet", dir);
+            goto fail;
+        }
+        if (access(dir, W_OK) < 0) {
+            rc = error_set(MN_EIO, "cannot write in %s: %s", dir, strerror(errno));
+            goto fail;
+        }
+        fresh = 1;
+    }
+    if ((rc = take_lock(s)) != MN_OK) goto fail;
+
+    snprintf(logdir, sizeof logdir, "%s/log", dir);
+    log_opts lo = {s->opts.segment_size, (uint64_t)s->opts.max_event_size + 4096 + MN_MAX_STREAM_NAME +
+                   MN_MAX_TYPE_LEN, s->opts.read_only};
+    if ((rc = log_open(logdir, &lo, &s->log)) != MN_OK) goto fail;
+    rc = index_open(&s->ix, dir, s->opts.index_map_size, s->opts.read_only);
+    if (rc != MN_OK) {
+        if (s->opts.read_only) goto fail;
+        say(s, MN_LOG_WARN, "the index cannot be opened (%s): rebuilding it from the log",
+            mn_errmsg());
+        if ((rc = index_remove(dir)) != MN_OK ||
+            (rc = index_open(&s->ix, dir, s->opts.index_map_size, 0)) != MN_OK)
+            goto fail;
+        force_rebuild = 1;
+    }
+    if (s->opts.read_only) {
+        /* No recovery without writing: show the store as of the index's
+         * checkpoint, which is always a whole-group boundary. */
+        uint64_t cp;
+        if ((rc = load_counters(s, &cp)) != MN_OK) goto fail;
+        if (cp > s->log->end) {
+            rc = error_set(MN_ECORRUPT, "the index is ahead of the log; open the store "
+                           "read-write once to recover it");
+            goto fail;
+        }
+        if (cp < s->log->segs[0]->base + SEG_HDR_SIZE) cp = s->log->segs[0]->base + SEG_HDR_SIZE;
+        s->log->end = cp;
+        log_publish(s->log, cp);
+        s->recovery.checkpoint = cp;
+    } else {
+        if ((rc = recover(s, force_rebuild, progress, pud)) != MN_OK) goto fail;
+        if (fresh && (rc = write_format(dir)) != MN_OK) goto fail;
+        if ((rc = writer_start(s)) != MN_OK) goto fail;
+    }
+    *out = s;
+    return MN_OK;
+fail:
+    {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", mn_errmsg());
+        mn_close(s);
+        error_set(rc, "%s", msg);
+    }
+    return rc;
+}
+
+int mn_open(const char *dir, const mn_options *opts, mn_store **out)
+{
+    return store_open(dir, opts, 0, NULL, NULL, out);
+}
+
+void mn_close(mn_store *s)
+{
+    if (!s) return;
+    writer_stop(s);
+    if (s->ix.env) index_close(&s->ix);
+    log_close(s->log);
+    if (s->lock_fd >= 0) close(s->lock_fd);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->wake_writer);
+    pthread_cond_destroy(&s->advanced);
+    free(s);
+}
+
+void mn_recovery_info(mn_store *s, mn_recovery_report *out) { *out = s->recovery; }
+
+void mn_store_info_get(mn_store *s, mn_store_info *out)
+{
+    memset(out, 0, sizeof *out);
+    out->first_position = atomic_load(&s->log->first);
+    out->end_position = atomic_load(&s->log->visible);
+    out->durable_position = atomic_load(&s->log->durable);
+    if (out->durable_position > out->end_position) out->durable_position = out->end_position;
+    out->streams = atomic_load(&s->live_streams);
+    log_stats(s->log, &out->segments, &out->log_bytes);
+    MDB_txn *txn;
+    if (mdb_txn_begin(s->ix.env, NULL, MDB_RDONLY, &txn) == 0) {
+        out->events = index_meta_get(&s->ix, txn, "events", 0);
+        mdb_txn_abort(txn);
+    }
+    out->read_only = s->opts.read_only || s->log->failed;
+    out->fsync_policy = s->opts.fsync_policy;
+}
+
+/* ---- maintenance ---- */
+
+typedef struct check_count {
+    mn_check_report *rep;
+} check_count;
+
+static int count_group(void *ud, const log_rec *recs, size_t n)
+{
+    check_count *cc = ud;
+    cc->rep->records += n;
+    for (size_t i = 0; i < n; i++)
+        if (recs[i].hdr->kind == REC_EVENT) cc->rep->events++;
+    return 0;
+}
+
+int mn_check(const char *dir, mn_check_report *rep)
+{
+    mn_store probe;
+    struct log *l = NULL;
+    char logdir[4200];
+    int rc;
+    memset(rep, 0, sizeof *rep);
+    memset(&probe, 0, sizeof probe);
+    error_clear();
+    if (!dir) return error_set(MN_EINVAL, "no store directory given");
+    if ((rc = read_format(dir)) <= 0) {
+        if (rc == 0) rc = error_set(MN_EFORMAT, "%s is not a Mnemosyne store", dir);
+        goto done;
+    }
+    snprintf(probe.dir, sizeof probe.dir, "%s", dir);
+    probe.opts.read_only = 1;
+    probe.lock_fd = -1;
+    if ((rc = take_lock(&probe)) != MN_OK) goto done;
+    snprintf(logdir, sizeof logdir, "%s/log", dir);
+    log_opts lo = {64ull << 20, 512u << 20, 1}; /* map size only: check never writes */
+    if ((rc = log_open(logdir, &lo, &l)) != MN_OK) goto done;
+    check_count cc = {rep};
+    rc = log_recover(l, 0, 0, 1, count_group, &cc, &(log_recovery){0}, &rep->bad_position);
+    log_stats(l, &rep->segments, &rep->bytes);
+    if (rc == MN_OK) rep->ok = 1;
+    else snprintf(rep->what, sizeof rep->what, "%s", mn_errmsg());
+done:
+    if (rc != MN_OK && !rep->what[0]) snprintf(rep->what, sizeof rep->what, "%s", mn_errmsg());
+    log_close(l);
+    if (probe.lock_fd >= 0) close(probe.lock_fd);
+    return rc;
+}
+
+int mn_reindex(const char *dir, void (*progress)(void *ud, uint64_t done, uint64_t total), void *ud)
+{
+    mn_store *s;
+    mn_options o;
+    mn_options_init(&o);
+    o.create = 0;
+    int rc = store_open(dir, &o, 1, progress, ud, &s);
+    if (rc != MN_OK) return rc;
+    mn_close(s);
+    return MN_OK;
+}

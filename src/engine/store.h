@@ -1,0 +1,110 @@
+/*
+ * store.h — the engine's private view of a store, shared by its files:
+ * store.c (open/close/recovery), writer.c (the writer thread and group
+ * commit), append.c (conditions and encoding), apply.c (records → index),
+ * read.c (iterators), wait.c (blocking and notification).
+ *
+ * Ownership: the writer thread alone writes the log and the index; every
+ * other thread only reads them (log mapping, LMDB read transactions).
+ */
+#ifndef MN_ENGINE_STORE_H
+#define MN_ENGINE_STORE_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "mnemosyne.h"
+#include "storage/index.h"
+#include "storage/log.h"
+
+/* A stream's state, the value in the `streams` database. */
+typedef struct stream_state {
+    uint64_t stream_id;   /* numeric id, assigned at creation, never reused */
+    int64_t version;      /* last event's version, MN_NO_VERSION if none */
+    uint64_t length;      /* events readable */
+    uint64_t last_pos;    /* global position of the last event */
+    uint64_t created_us;  /* timestamp of the first event */
+    uint64_t last_ms;     /* top entry id (last generated) */
+    uint64_t last_seq;
+    uint32_t flags;       /* STREAM_TOMBSTONE */
+    uint32_t zero;
+} stream_state;
+
+#define STREAM_TOMBSTONE 0x1u
+
+/* A queued request to the writer. */
+enum { REQ_APPEND = 1, REQ_DELETE = 2 };
+
+typedef struct request {
+    struct request *next;   /* queue link */
+    int kind;               /* REQ_* */
+    mn_append_part *parts;  /* appends: the parts (store-owned copy for async) */
+    size_t nparts;
+    /* deletes */
+    const char *stream;
+    size_t stream_len;
+    int64_t expected;
+    int flags;
+    /* completion */
+    mn_append_cb cb;        /* called once, on the writer thread */
+    void *ud;
+    int rc;                 /* result */
+    int idempotent;         /* 1 if nothing was written because it was a retry */
+    int staged;             /* 1 if its records are in the current batch */
+    int owned;              /* 1 if the store allocated it (freed after cb) */
+    char errmsg[512];       /* detail when rc != MN_OK */
+} request;
+
+struct mn_store {
+    char dir[4096];               /* the store directory */
+    mn_options opts;              /* as opened, with defaults filled in */
+    int lock_fd;                  /* DIR/LOCK, flock'ed */
+    struct log *log;              /* the source of truth */
+    index_env ix;                 /* the derived indexes */
+    mn_recovery_report recovery;  /* what opening did */
+    uint64_t events_total;        /* events appended (writer's; mirrored in meta) */
+    uint64_t next_stream_id;      /* writer's; mirrored in meta */
+    uint64_t last_sync_ms;        /* interval policy: when the log was last synced */
+    uint64_t last_index_sync_ms;  /* when the index was last flushed */
+    /* writer queue */
+    pthread_mutex_t mu;           /* queue, closing, and the wait condition */
+    pthread_cond_t wake_writer;   /* a request arrived, or closing */
+    pthread_cond_t advanced;      /* visible end moved (mn_wait) */
+    request *q_head, *q_tail;     /* FIFO of requests */
+    int closing;                  /* no new requests; the writer drains and exits */
+    pthread_t writer;             /* the writer thread */
+    int writer_started;
+    /* notification */
+    void (*notify_fn)(void *ud, uint64_t end);
+    void *notify_ud;
+    _Atomic uint64_t live_streams; /* for info */
+};
+
+/* writer.c */
+int writer_start(mn_store *s);
+void writer_stop(mn_store *s);
+/* Queues r (the writer owns it until its callback). */
+int writer_submit(mn_store *s, request *r);
+
+/* append.c: stages one request into the current batch (writer thread). */
+int append_stage(mn_store *s, MDB_txn *txn, request *r);
+int delete_stage(mn_store *s, MDB_txn *txn, request *r);
+
+/* apply.c: applies one whole group of records to the index. Used both by the
+ * writer right after staging and by recovery, so that the index a store
+ * builds while running is the one a rebuild produces. */
+int apply_group(mn_store *s, MDB_txn *txn, const log_rec *recs, size_t n);
+
+/* stream state lookups (apply.c) */
+int stream_get(mn_store *s, MDB_txn *txn, const char *name, size_t len, stream_state *out);
+int stream_put(mn_store *s, MDB_txn *txn, const char *name, size_t len, const stream_state *st);
+
+/* wait.c: after the writer publishes a new end. */
+void wait_advance(mn_store *s, uint64_t end);
+
+/* store.c */
+int store_validate_name(const char *name, size_t len);
+
+#endif

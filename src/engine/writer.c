@@ -1,0 +1,247 @@
+/*
+ * writer.c — the writer thread and group commit.
+ *
+ * Every append and delete of a store passes through one thread. It takes
+ * everything queued since its last pass as one batch, and commit_batch does,
+ * top to bottom:
+ *
+ *   1. stage: check each request's conditions and encode its records into
+ *      the log's staging buffer, applying them to one LMDB write transaction
+ *      (so request k sees requests 1..k-1 of the same batch);
+ *   2. write: one pwrite per segment touched; under MN_FSYNC_ALWAYS one
+ *      fdatasync for the whole batch (group commit);
+ *   3. index: record the checkpoint (the log end) and commit the transaction;
+ *   4. publish: readers may now see the new end; blocked readers wake;
+ *   5. reply: every request's callback runs, in arrival order.
+ *
+ * Why this order: nothing is acknowledged (5) before it is durable (2);
+ * nothing is visible to readers (4) before it is durable, so no reader acts
+ * on an event a crash could take back; the index never points past the log
+ * (3 after 2). While the writer is in fdatasync the network thread keeps
+ * accepting requests, which form the next batch: the sync of one batch
+ * overlaps the arrival of the next.
+ *
+ * Failure: if the write or sync fails, the transaction is aborted and every
+ * staged request gets the error; the log has truncated its partial write
+ * (log.c rule 5) or latched read-only after a failed fdatasync.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/store.h"
+#include "util/clock.h"
+#include "util/error.h"
+
+/* Flush the index's pages to disk at most this often: it bounds how much of
+ * the log a machine crash makes us replay, at the cost of an fsync. */
+#define INDEX_SYNC_MS 2000u
+
+static void complete(request *list)
+{
+    while (list) {
+        request *next = list->next;
+        int owned = list->owned; /* read first: a synchronous caller's request
+                                    lives on its stack and is gone after cb */
+        mn_append_result res;
+        res.rc = list->rc;
+        res.errmsg = list->errmsg;
+        res.idempotent = list->idempotent;
+        res.nparts = list->nparts;
+        res.parts = list->parts;
+        list->cb(list->ud, &res);
+        if (owned) free(list);
+        list = next;
+    }
+}
+
+static void fail_staged(request *list, int rc, const char *msg, int staged_only)
+{
+    for (request *r = list; r; r = r->next) {
+        if (r->rc != MN_OK || (staged_only && !r->staged && !r->idempotent)) continue;
+        r->rc = rc;
+        r->idempotent = 0;
+        snprintf(r->errmsg, sizeof r->errmsg, "%s", msg);
+    }
+}
+
+static void commit_batch(mn_store *s, request *list)
+{
+    MDB_txn *txn = NULL;
+    char msg[512];
+    int rc = mdb_txn_begin(s->ix.env, NULL, 0, &txn);
+    if (rc) {
+        rc = index_error(rc, "begin write");
+        snprintf(msg, sizeof msg, "%s", mn_errmsg());
+        fail_staged(list, rc, msg, 0);
+        return;
+    }
+    log_batch_begin(s->log);
+
+    /* 1. stage */
+    for (request *r = list; r; r = r->next) {
+        error_clear();
+        rc = r->kind == REQ_APPEND ? append_stage(s, txn, r) : delete_stage(s, txn, r);
+        if (rc == MN_OK) continue;
+        r->rc = rc;
+        snprintf(r->errmsg, sizeof r->errmsg, "%s", mn_errmsg());
+        if (r->staged) {
+            /* Only an index (LMDB) failure gets here after staging: the
+             * transaction is unusable, so the whole batch fails. */
+            fail_staged(list, rc, r->errmsg, 0);
+            goto abort;
+        }
+    }
+    if (!log_batch_pending(s->log)) {
+        mdb_txn_abort(txn);
+        return;
+    }
+
+    /* 2. write (+ sync) */
+    rc = log_batch_write(s->log, s->opts.fsync_policy == MN_FSYNC_ALWAYS);
+    if (rc != MN_OK) {
+        snprintf(msg, sizeof msg, "%s", mn_errmsg());
+        fail_staged(list, rc, msg, 1);
+        goto abort;
+    }
+
+    /* 3. index */
+    uint64_t end = s->log->end;
+    if ((rc = index_meta_put(&s->ix, txn, "checkpoint", end)) != MN_OK ||
+        (rc = index_meta_put(&s->ix, txn, "events", s->events_total)) != MN_OK ||
+        (rc = index_meta_put(&s->ix, txn, "next_stream_id", s->next_stream_id)) != MN_OK ||
+        (rc = index_meta_put(&s->ix, txn, "live_streams", atomic_load(&s->live_streams))) != MN_OK)
+        goto index_failed;
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        txn = NULL;
+        rc = index_error(rc, "commit");
+        goto index_failed;
+    }
+
+    /* 4. publish */
+    log_publish(s->log, end);
+    wait_advance(s, end);
+    return;
+
+index_failed:
+    /* The log has the batch (and, under ALWAYS, durably): a restart replays
+     * it into the index. This process cannot serve it consistently, so it
+     * stops taking writes. */
+    snprintf(msg, sizeof msg, "%s", mn_errmsg());
+    s->log->failed = 1;
+    snprintf(s->log->failed_why, sizeof s->log->failed_why,
+             "index update failed after the log write (%.400s); restart to recover", msg);
+    fail_staged(list, MN_EREADONLY, s->log->failed_why, 1);
+    if (txn) mdb_txn_abort(txn);
+    return;
+abort:
+    log_batch_abort(s->log);
+    mdb_txn_abort(txn);
+    /* The transaction's effects on the writer's counters are undone by
+     * reloading them from the index. */
+    {
+        MDB_txn *rt;
+        if (mdb_txn_begin(s->ix.env, NULL, MDB_RDONLY, &rt) == 0) {
+            s->events_total = index_meta_get(&s->ix, rt, "events", 0);
+            s->next_stream_id = index_meta_get(&s->ix, rt, "next_stream_id", 1);
+            atomic_store(&s->live_streams, index_meta_get(&s->ix, rt, "live_streams", 0));
+            mdb_txn_abort(rt);
+        }
+    }
+}
+
+/* Periodic work between batches: interval fsync, index flush, retention. */
+static void housekeeping(mn_store *s)
+{
+    uint64_t now = clock_mono_ms();
+    if (s->opts.fsync_policy == MN_FSYNC_INTERVAL &&
+        now - s->last_sync_ms >= s->opts.fsync_interval_ms) {
+        log_sync(s->log);
+        s->last_sync_ms = now;
+    }
+    if (now - s->last_index_sync_ms >= INDEX_SYNC_MS) {
+        /* The log first: an index checkpoint must never be ahead of the
+         * durable log after a machine crash. */
+        if (s->opts.fsync_policy == MN_FSYNC_ALWAYS || log_sync(s->log) == MN_OK)
+            index_sync(&s->ix);
+        s->last_index_sync_ms = now;
+        log_retain(s->log, s->opts.retention_bytes, s->opts.retention_ms);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    mn_store *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->q_head && !s->closing) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            uint64_t wait_ms = s->opts.fsync_policy == MN_FSYNC_INTERVAL
+                                   ? s->opts.fsync_interval_ms : INDEX_SYNC_MS;
+            if (wait_ms > INDEX_SYNC_MS) wait_ms = INDEX_SYNC_MS;
+            ts.tv_sec += (time_t)(wait_ms / 1000);
+            ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&s->wake_writer, &s->mu, &ts) == ETIMEDOUT) break;
+        }
+        request *list = s->q_head;
+        s->q_head = s->q_tail = NULL;
+        int closing = s->closing;
+        pthread_mutex_unlock(&s->mu);
+
+        if (list) {
+            commit_batch(s, list);
+            complete(list);
+        }
+        housekeeping(s);
+
+        pthread_mutex_lock(&s->mu);
+        if (closing && !s->q_head) break;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+int writer_start(mn_store *s)
+{
+    s->last_sync_ms = s->last_index_sync_ms = clock_mono_ms();
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0)
+        return error_set(MN_EIO, "cannot start the writer thread: %s", strerror(errno));
+    s->writer_started = 1;
+    return MN_OK;
+}
+
+void writer_stop(mn_store *s)
+{
+    if (!s->writer_started) return;
+    pthread_mutex_lock(&s->mu);
+    s->closing = 1;
+    pthread_cond_signal(&s->wake_writer);
+    pthread_cond_broadcast(&s->advanced);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->writer, NULL);
+    s->writer_started = 0;
+    log_sync(s->log);
+}
+
+int writer_submit(mn_store *s, request *r)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->closing) {
+        pthread_mutex_unlock(&s->mu);
+        return error_set(MN_ECLOSED, "the store is closing");
+    }
+    r->next = NULL;
+    if (s->q_tail) s->q_tail->next = r;
+    else s->q_head = r;
+    s->q_tail = r;
+    pthread_cond_signal(&s->wake_writer);
+    pthread_mutex_unlock(&s->mu);
+    return MN_OK;
+}

@@ -1,0 +1,113 @@
+/*
+ * index.c — opening the LMDB environment and its databases.
+ */
+#include "storage/index.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mnemosyne.h"
+#include "util/error.h"
+
+int index_error(int mdb_rc, const char *what)
+{
+    int code = MN_EIO;
+    if (mdb_rc == ENOMEM) code = MN_ENOMEM;
+    else if (mdb_rc == ENOSPC || mdb_rc == MDB_MAP_FULL) code = MN_ENOSPC;
+    else if (mdb_rc == MDB_CORRUPTED || mdb_rc == MDB_PAGE_NOTFOUND || mdb_rc == MDB_INVALID ||
+             mdb_rc == MDB_VERSION_MISMATCH)
+        code = MN_ECORRUPT;
+    return error_set(code, "index: %s: %s", what, mdb_strerror(mdb_rc));
+}
+
+int index_open(index_env *ix, const char *dir, uint64_t map_size, int read_only)
+{
+    char path[4096];
+    int rc;
+    MDB_txn *txn = NULL;
+    memset(ix, 0, sizeof *ix);
+    ix->read_only = read_only;
+    snprintf(path, sizeof path, "%s/index", dir);
+    if (!read_only && mkdir(path, 0755) < 0 && errno != EEXIST)
+        return error_set(MN_EIO, "cannot create %s: %s", path, strerror(errno));
+    if ((rc = mdb_env_create(&ix->env)) != 0) return index_error(rc, "create");
+    mdb_env_set_maxdbs(ix->env, 8);
+    mdb_env_set_maxreaders(ix->env, 1024);
+    if ((rc = mdb_env_set_mapsize(ix->env, map_size)) != 0) {
+        rc = index_error(rc, "set map size");
+        goto fail;
+    }
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | MDB_NOSYNC | (read_only ? MDB_RDONLY : 0);
+    if ((rc = mdb_env_open(ix->env, path, flags, 0644)) != 0) {
+        rc = index_error(rc, path);
+        goto fail;
+    }
+    if ((rc = mdb_txn_begin(ix->env, NULL, read_only ? MDB_RDONLY : 0, &txn)) != 0) {
+        rc = index_error(rc, "begin");
+        goto fail;
+    }
+    unsigned dflags = read_only ? 0 : MDB_CREATE;
+    if ((rc = mdb_dbi_open(txn, "meta", dflags, &ix->meta)) != 0 ||
+        (rc = mdb_dbi_open(txn, "streams", dflags, &ix->streams)) != 0 ||
+        (rc = mdb_dbi_open(txn, "names", dflags, &ix->names)) != 0 ||
+        (rc = mdb_dbi_open(txn, "events", dflags, &ix->events)) != 0 ||
+        (rc = mdb_dbi_open(txn, "ids", dflags, &ix->ids)) != 0) {
+        rc = index_error(rc, "open databases");
+        goto fail;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        txn = NULL;
+        rc = index_error(rc, "commit");
+        goto fail;
+    }
+    return MN_OK;
+fail:
+    if (txn) mdb_txn_abort(txn);
+    mdb_env_close(ix->env);
+    ix->env = NULL;
+    return rc;
+}
+
+void index_close(index_env *ix)
+{
+    if (!ix->env) return;
+    if (!ix->read_only) mdb_env_sync(ix->env, 1);
+    mdb_env_close(ix->env);
+    ix->env = NULL;
+}
+
+int index_sync(index_env *ix)
+{
+    int rc = mdb_env_sync(ix->env, 1);
+    return rc ? index_error(rc, "sync") : MN_OK;
+}
+
+int index_remove(const char *dir)
+{
+    char path[4096];
+    const char *files[] = {"data.mdb", "lock.mdb"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/index/%s", dir, files[i]);
+        if (unlink(path) < 0 && errno != ENOENT)
+            return error_set(MN_EIO, "cannot remove %s: %s", path, strerror(errno));
+    }
+    return MN_OK;
+}
+
+uint64_t index_meta_get(index_env *ix, MDB_txn *txn, const char *key, uint64_t def)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    uint64_t out = def;
+    if (mdb_get(txn, ix->meta, &k, &v) == 0 && v.mv_size == sizeof out) memcpy(&out, v.mv_data, sizeof out);
+    return out;
+}
+
+int index_meta_put(index_env *ix, MDB_txn *txn, const char *key, uint64_t val)
+{
+    MDB_val k = {strlen(key), (void *)key}, v = {sizeof val, &val};
+    int rc = mdb_put(txn, ix->meta, &k, &v, 0);
+    return rc ? index_error(rc, "meta put") : MN_OK;
+}
