@@ -95,6 +95,8 @@ enum {
     MN_ELOCKED = -14,       /* another process has the directory open */
     MN_ETIMEOUT = -15,      /* a wait ran out of time */
     MN_EIDORDER = -16,      /* an explicit entry id is not above the stream's top */
+    MN_EEXISTS = -17,       /* already exists (a consumer group) */
+    MN_ENOGROUP = -18,      /* no such consumer group */
 };
 
 /* A short constant name for an error code ("wrong expected version"). */
@@ -149,7 +151,10 @@ typedef struct mn_options {
     uint32_t max_event_size;   /* type+data+meta of one event; default 1 MiB */
     uint64_t retention_bytes;  /* drop oldest whole segments past this total; 0 = keep all */
     uint64_t retention_ms;     /* drop whole segments whose newest record is older; 0 = keep */
-    int read_only;             /* open without the writer; appends get MN_EREADONLY */
+    int read_only;             /* open without the writer; appends get MN_EREADONLY.
+                                  Takes a shared lock: it fails (MN_ELOCKED) while a
+                                  read-write open (e.g. mnemosyned) holds the store,
+                                  and shows the store as of the index checkpoint */
     int create;                /* create DIR if missing (default 1) */
     int repair;                /* truncate the log at mid-log corruption instead of
                                   refusing to open; what was dropped is reported in
@@ -167,8 +172,12 @@ void mn_options_init(mn_options *opts);
 
 /* Opens (and, with opts->create, creates) the store in directory dir. opts may
  * be NULL for the defaults. On success *out owns the store; close it with
- * mn_close. Errors: MN_EFORMAT (another format version or not a store),
- * MN_ECORRUPT (mid-log damage; nothing is changed unless opts->repair),
+ * mn_close. Opening verifies the log's tail after the index checkpoint (what
+ * a crash can have torn); mn_check verifies all of it, and so does an open
+ * with opts->repair. Errors: MN_EFORMAT (another format version or not a
+ * store), MN_ECORRUPT (damage in the verified part that is not a torn tail;
+ * nothing is changed unless opts->repair), reads of a damaged record later
+ * answer MN_ECORRUPT too (records are CRC-checked on every read),
  * MN_ELOCKED, MN_EIO (unwritable directory...), MN_ENOMEM. */
 int mn_open(const char *dir, const mn_options *opts, mn_store **out);
 
@@ -213,7 +222,14 @@ typedef struct mn_event {
     size_t meta_len;
     int entry_id_mode;  /* enum mn_entry_id_mode; default MN_ID_AUTO */
     mn_entry_id entry_id; /* for MN_ID_EXPLICIT / MN_ID_AUTO_SEQ */
+    uint32_t flags;     /* MN_EVENT_FIELDS */
 } mn_event;
+
+/* The event's data is a Redis stream entry's field/value list, encoded with
+ * mn_fields_encode (what XADD writes). Readers that want an event's data as
+ * JSON get the fields as a JSON object; the X* commands get them back as
+ * they were given. */
+#define MN_EVENT_FIELDS 0x2u
 
 /* One stream's part of an append. An append is one or more parts; all of them
  * are written, atomically, or none. */
@@ -308,6 +324,7 @@ typedef struct mn_event_view {
     size_t data_len;
     const void *meta;     /* NULL when the event has none */
     size_t meta_len;
+    uint32_t flags;       /* MN_EVENT_FIELDS if data is a field list */
 } mn_event_view;
 
 typedef struct mn_iter mn_iter; /* opaque */
@@ -350,6 +367,9 @@ typedef struct mn_stream_info {
     mn_entry_id last_id;      /* the stream's top entry id (last generated) */
     uint64_t created_us;      /* when its first event was appended */
     int deleted;              /* 1 if tombstoned */
+    uint64_t entries_added;   /* events ever appended (Redis entries-added) */
+    mn_entry_id max_deleted_id; /* largest entry id removed by XDEL/trim (Redis) */
+    uint64_t groups;          /* consumer groups on the stream */
 } mn_stream_info;
 
 /* Errors: MN_ENOTFOUND. A tombstoned stream is found, with deleted = 1. */
@@ -375,6 +395,162 @@ void mn_store_info_get(mn_store *store, mn_store_info *out);
  * (NULL = from the first). Stops when fn returns non-zero and returns that. */
 int mn_list_streams(mn_store *store, const char *after, size_t after_len,
                     int (*fn)(void *ud, const char *name, size_t len), void *ud);
+
+/* ------------------------------------------------------------------------ */
+/* Stream operations and consumer groups (what the Redis commands need)       */
+/* ------------------------------------------------------------------------ */
+
+/* Every state change below is a record in the log, applied to the index like
+ * an append, and acknowledged only when durable under the fsync policy:
+ * deletions of entries, trims, set ids, groups, deliveries, acks, claims all
+ * survive a crash. Each is described by an mn_op: fill the `in` fields for
+ * its kind, run it with mn_op_run (blocking) or mn_op_async (callback on the
+ * writer thread, like mn_append_async), read the `out` fields.
+ *
+ * Consumer groups follow Redis 7: a group has a last-delivered id, an
+ * entries-read counter, consumers, and a pending entries list (PEL) of
+ * delivered, unacknowledged entries with their consumer, last delivery time
+ * and delivery count. Times are wall-clock milliseconds and persist, so idle
+ * times keep counting across restarts. */
+
+enum mn_op_kind {
+    MN_OP_STREAM_CREATE = 1, /* create an empty stream; out n = 1 if created */
+    MN_OP_ENTRIES_DELETE,    /* XDEL ids[nids]; out n = how many existed */
+    MN_OP_TRIM,              /* XTRIM by trim; out n = entries removed */
+    MN_OP_SETID,             /* XSETID id [entries_added] [max_deleted] */
+    MN_OP_GROUP_CREATE,      /* XGROUP CREATE: id (or '$' if !id_set), mkstream, entries_read */
+    MN_OP_GROUP_SETID,       /* XGROUP SETID: id (or '$'), entries_read */
+    MN_OP_GROUP_DESTROY,     /* out n = 1 if it existed */
+    MN_OP_CONSUMER_CREATE,   /* out n = 1 if created */
+    MN_OP_CONSUMER_DELETE,   /* out n = the pending entries it had */
+    MN_OP_DELIVER,           /* XREADGROUP '>': up to count new entries to consumer
+                                (noack: not added to the PEL); out from_version,
+                                to_version, n (0: nothing new) */
+    MN_OP_ACK,               /* XACK ids; out n = acknowledged */
+    MN_OP_CLAIM,             /* XCLAIM ids with min_idle_ms and options; out ids */
+    MN_OP_AUTOCLAIM,         /* XAUTOCLAIM from start, count; out ids, deleted, next */
+};
+
+enum mn_trim_mode { MN_TRIM_NONE = 0, MN_TRIM_MAXLEN = 1, MN_TRIM_MINID = 2 };
+
+typedef struct mn_trim {
+    int mode;                 /* enum mn_trim_mode */
+    uint64_t maxlen;          /* MAXLEN: keep at most this many entries */
+    mn_entry_id minid;        /* MINID: remove entries below this id */
+    uint64_t limit;           /* remove at most this many (0 = no limit) */
+} mn_trim;
+
+typedef struct mn_op {
+    /* in */
+    int kind;                 /* enum mn_op_kind */
+    const char *stream;       /* the stream */
+    size_t stream_len;
+    const char *group;        /* group ops */
+    size_t group_len;
+    const char *consumer;     /* consumer ops, deliver, claim */
+    size_t consumer_len;
+    const mn_entry_id *ids;   /* XDEL, XACK, XCLAIM */
+    size_t nids;
+    mn_entry_id id;           /* SETID, GROUP_CREATE/SETID (when id_set) */
+    int id_set;               /* 0: the stream's last id ('$') */
+    int64_t entries_read;     /* GROUP_CREATE/SETID: -1 = unknown / default */
+    int64_t entries_added;    /* SETID: -1 = keep */
+    mn_entry_id max_deleted;  /* SETID (when max_deleted_set) */
+    int max_deleted_set;
+    int mkstream;             /* GROUP_CREATE */
+    mn_trim trim;             /* TRIM */
+    uint64_t count;           /* DELIVER, AUTOCLAIM: at most this many (0 = all/100) */
+    int noack;                /* DELIVER */
+    uint64_t min_idle_ms;     /* CLAIM, AUTOCLAIM */
+    int64_t idle_ms;          /* CLAIM IDLE (-1: not given) */
+    int64_t time_ms;          /* CLAIM TIME (-1: not given) */
+    int64_t retrycount;       /* CLAIM RETRYCOUNT (-1: not given) */
+    int force;                /* CLAIM FORCE */
+    int justid;               /* CLAIM/AUTOCLAIM JUSTID: no delivery count bump */
+    mn_entry_id lastid;       /* CLAIM LASTID (when lastid_set) */
+    int lastid_set;
+    mn_entry_id start;        /* AUTOCLAIM */
+    /* out */
+    uint64_t n;               /* see each kind */
+    int64_t from_version;     /* DELIVER: first and last version delivered */
+    int64_t to_version;
+    mn_entry_id *out_ids;     /* CLAIM/AUTOCLAIM: claimed ids (malloc'ed; mn_op_free) */
+    size_t out_n;
+    mn_entry_id *deleted_ids; /* AUTOCLAIM: PEL ids whose entries no longer exist */
+    size_t deleted_n;
+    mn_entry_id next;         /* AUTOCLAIM: cursor for the next call (0-0: done) */
+} mn_op;
+
+/* Fills *op with defaults for kind (every -1 "not given" set). */
+void mn_op_init(mn_op *op, int kind);
+/* Frees the out arrays (not op itself). */
+void mn_op_free(mn_op *op);
+
+/* Runs op and waits until it is durable. Errors: MN_ENOTFOUND (no stream;
+ * "no group" is MN_ENOGROUP), MN_EEXISTS (group exists), MN_EINVAL,
+ * MN_EIDORDER (SETID below the top), MN_EIO, MN_ENOSPC, MN_EREADONLY. */
+int mn_op_run(mn_store *store, mn_op *op);
+
+/* Queues op; cb gets a result whose `op` field is the store's copy with the
+ * out fields set (valid during the callback; its out arrays are freed after
+ * it returns unless the callback takes them and sets them to NULL). */
+typedef struct mn_op_result {
+    int rc;
+    const char *errmsg;
+    mn_op *op;
+} mn_op_result;
+int mn_op_async(mn_store *store, const mn_op *op, void (*cb)(void *ud, mn_op_result *res),
+                void *ud);
+
+/* A consumer group, as listed. Pointers valid during the callback. */
+typedef struct mn_group_info {
+    const char *name;
+    size_t name_len;
+    mn_entry_id last_delivered;
+    int64_t entries_read;     /* -1 if unknown */
+    int64_t lag;              /* -1 if it cannot be known (Redis: nil) */
+    uint64_t pending;
+    uint64_t consumers;
+} mn_group_info;
+
+typedef struct mn_consumer_info {
+    const char *name;
+    size_t name_len;
+    uint64_t pending;
+    uint64_t seen_ms;         /* last interaction (read, claim attempt) */
+    uint64_t active_ms;       /* last successful delivery or claim; 0 never */
+} mn_consumer_info;
+
+typedef struct mn_pending_entry {
+    mn_entry_id id;
+    const char *consumer;
+    size_t consumer_len;
+    uint64_t delivered_ms;    /* last delivery time */
+    uint64_t deliveries;      /* delivery count */
+} mn_pending_entry;
+
+/* Lists the groups of a stream (name order). fn returning non-zero stops.
+ * MN_ENOTFOUND if the stream does not exist. */
+int mn_list_groups(mn_store *store, const char *stream, size_t stream_len,
+                   int (*fn)(void *ud, const mn_group_info *g), void *ud);
+/* One group's info. MN_ENOTFOUND (stream) / MN_ENOGROUP. */
+int mn_group_get(mn_store *store, const char *stream, size_t stream_len, const char *group,
+                 size_t group_len, int (*fn)(void *ud, const mn_group_info *g), void *ud);
+/* Lists a group's consumers (name order). */
+int mn_list_consumers(mn_store *store, const char *stream, size_t stream_len, const char *group,
+                      size_t group_len, int (*fn)(void *ud, const mn_consumer_info *c), void *ud);
+/* Walks a group's PEL in id order within [start, end], at most count (0 =
+ * all), only entries of `consumer` if given, only those idle >= min_idle_ms. */
+int mn_list_pending(mn_store *store, const char *stream, size_t stream_len, const char *group,
+                    size_t group_len, mn_entry_id start, mn_entry_id end, uint64_t count,
+                    const char *consumer, size_t consumer_len, uint64_t min_idle_ms,
+                    int (*fn)(void *ud, const mn_pending_entry *p), void *ud);
+
+/* An iterator over the one event with entry id `id` (for a PEL entry):
+ * mn_iter_next gives it, or 0 if the stream no longer has it. MN_ENOTFOUND
+ * if the stream does not exist. */
+int mn_read_entry(mn_store *store, const char *stream, size_t stream_len, mn_entry_id id,
+                  mn_iter **out);
 
 /* ------------------------------------------------------------------------ */
 /* Waiting for new events                                                     */
@@ -415,6 +591,25 @@ int mn_check(const char *dir, mn_check_report *rep);
  * must not be open elsewhere (MN_ELOCKED). */
 int mn_reindex(const char *dir, void (*progress)(void *ud, uint64_t done, uint64_t total),
                void *ud);
+
+/* ------------------------------------------------------------------------ */
+/* Field lists (Redis stream entries)                                         */
+/* ------------------------------------------------------------------------ */
+
+/* The encoding of MN_EVENT_FIELDS data: u32 count of pairs, then for each
+ * field and each value a u32 length and the bytes (little-endian lengths).
+ * Binary-safe, order-preserving, duplicates allowed — as Redis keeps them. */
+
+/* Bytes needed to encode n pairs with the given lengths. */
+size_t mn_fields_size(size_t n, const size_t *lens /* 2n: field, value, ... */);
+/* Encodes n pairs from ptrs/lens (2n each) into out (mn_fields_size bytes). */
+void mn_fields_encode(void *out, size_t n, const void *const *ptrs, const size_t *lens);
+/* Walks an encoded list: call with *off = 0; returns 1 and the next pair,
+ * 0 at the end, -1 if the encoding is damaged. */
+int mn_fields_next(const void *data, size_t len, size_t *off, const void **field,
+                   size_t *field_len, const void **value, size_t *value_len);
+/* The number of pairs, or -1 if damaged. */
+long mn_fields_count(const void *data, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Event ids                                                                  */

@@ -221,12 +221,12 @@ int append_stage(mn_store *s, MDB_txn *txn, request *r)
             d.version = st->version + 1 + (int64_t)j;
             d.timestamp_us = now_us;
             d.entry_id = ids[k + j];
+            d.flags = e->flags & MN_EVENT_FIELDS;
             if (is_zero_id(e->id)) {
                 uuid_v7(d.id);
-                d.flags = 0;
             } else {
                 memcpy(d.id, e->id, 16);
-                d.flags = EV_CLIENT_ID;
+                d.flags |= EV_CLIENT_ID;
             }
             d.stream = p->stream;
             d.stream_len = (uint32_t)p->stream_len;

@@ -59,6 +59,7 @@ static int apply_event(mn_store *s, MDB_txn *txn, const log_rec *r)
     }
     st.version = e.version;
     st.length++;
+    st.entries_added++;
     st.last_pos = r->pos;
     st.last_ms = e.entry_id.ms;
     st.last_seq = e.entry_id.seq;
@@ -111,6 +112,7 @@ static int apply_delete(mn_store *s, MDB_txn *txn, const log_rec *r)
     if (rc == MN_ENOTFOUND || (rc == MN_OK && st.stream_id != d.stream_id)) return MN_OK;
     if (rc != MN_OK) return rc;
     if ((rc = drop_stream_events(s, txn, st.stream_id)) != MN_OK) return rc;
+    if ((rc = group_drop_all(s, txn, st.stream_id)) != MN_OK) return rc;
     if (d.flags & DEL_TOMBSTONE) {
         if (!(st.flags & STREAM_TOMBSTONE)) atomic_fetch_sub(&s->live_streams, 1);
         st.flags |= STREAM_TOMBSTONE;
@@ -135,7 +137,22 @@ int apply_group(mn_store *s, MDB_txn *txn, const log_rec *recs, size_t n)
         switch (recs[i].hdr->kind) {
         case REC_EVENT: rc = apply_event(s, txn, &recs[i]); break;
         case REC_STREAM_DELETE: rc = apply_delete(s, txn, &recs[i]); break;
-        default: break; /* kinds of later versions' features: nothing to index here */
+        case REC_STREAM_CREATE:
+        case REC_ENTRIES_DELETE:
+        case REC_STREAM_TRIM:
+        case REC_STREAM_SETID: rc = ops_apply(s, txn, &recs[i]); break;
+        case REC_GROUP_CREATE:
+        case REC_GROUP_SETID:
+        case REC_GROUP_DESTROY:
+        case REC_CONSUMER_CREATE:
+        case REC_CONSUMER_DELETE:
+        case REC_DELIVER:
+        case REC_PEL_REMOVE:
+        case REC_CLAIM: rc = group_apply(s, txn, &recs[i]); break;
+        default:
+            /* The segment format version admits only the kinds above. */
+            return error_set(MN_ECORRUPT, "record of unknown kind %u at %llu", recs[i].hdr->kind,
+                             (unsigned long long)recs[i].pos);
         }
         if (rc != MN_OK) return rc;
     }

@@ -84,3 +84,58 @@ int del_decode(const uint8_t *p, uint32_t len, del_decoded *d)
     d->name = (const char *)p + DEL_FIXED;
     return 0;
 }
+
+void op_encode(uint8_t *p, const op_decoded *o)
+{
+    uint32_t zero = 0;
+    PUT(0, o->stream_id);
+    PUT(8, o->time_ms);
+    PUT(16, o->a);
+    PUT(24, o->b);
+    PUT(32, o->c);
+    PUT(40, o->d);
+    PUT(48, o->e);
+    PUT(56, o->f);
+    PUT(64, o->stream_len);
+    PUT(68, o->group_len);
+    PUT(72, o->consumer_len);
+    PUT(76, o->n_items);
+    PUT(80, o->item_size);
+    PUT(84, zero);
+    uint8_t *q = p + OP_FIXED;
+    memcpy(q, o->stream, o->stream_len);
+    q += o->stream_len;
+    if (o->group_len) memcpy(q, o->group, o->group_len);
+    q += o->group_len;
+    if (o->consumer_len) memcpy(q, o->consumer, o->consumer_len);
+    q += o->consumer_len;
+    if (o->n_items) memcpy(q, o->items, (size_t)o->n_items * o->item_size);
+}
+
+int op_decode(const uint8_t *p, uint32_t len, op_decoded *o)
+{
+    if (len < OP_FIXED) return -1;
+    GET(0, o->stream_id);
+    GET(8, o->time_ms);
+    GET(16, o->a);
+    GET(24, o->b);
+    GET(32, o->c);
+    GET(40, o->d);
+    GET(48, o->e);
+    GET(56, o->f);
+    GET(64, o->stream_len);
+    GET(68, o->group_len);
+    GET(72, o->consumer_len);
+    GET(76, o->n_items);
+    GET(80, o->item_size);
+    if (op_payload_size(o) != len) return -1;
+    const uint8_t *q = p + OP_FIXED;
+    o->stream = (const char *)q;
+    q += o->stream_len;
+    o->group = (const char *)q;
+    q += o->group_len;
+    o->consumer = (const char *)q;
+    q += o->consumer_len;
+    o->items = q;
+    return 0;
+}

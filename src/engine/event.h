@@ -25,6 +25,7 @@
 
 #define EV_FIXED 80u
 #define EV_CLIENT_ID 0x1u   /* the event id was given by the client (dedup-indexed) */
+#define EV_FIELDS 0x2u      /* == MN_EVENT_FIELDS: data is a field list */
 #define DEL_FIXED 32u
 #define DEL_TOMBSTONE 0x1u
 
@@ -64,5 +65,36 @@ int ev_decode(const uint8_t *p, uint32_t len, ev_decoded *e);
 
 void del_encode(uint8_t *p, const del_decoded *d);
 int del_decode(const uint8_t *p, uint32_t len, del_decoded *d);
+
+/*
+ * Operation records (every kind but events and stream deletes): one layout
+ * whose numbers mean what each kind says (ops.c, group.c). Records carry
+ * the effects decided when they were staged (which versions, which times),
+ * never the intent, so applying them again gives the same index.
+ *
+ *   0 u64 stream_id   8 u64 time_ms   16..63 u64 a..f
+ *   64 u32 stream_len 68 u32 group_len 72 u32 consumer_len 76 u32 n_items
+ *   80 u32 item_size  84 u32 zero     88 stream, group, consumer, items
+ */
+#define OP_FIXED 88u
+
+typedef struct op_decoded {
+    uint64_t stream_id;
+    uint64_t time_ms;
+    uint64_t a, b, c, d, e, f;   /* kind-specific numbers */
+    const char *stream; uint32_t stream_len;
+    const char *group; uint32_t group_len;
+    const char *consumer; uint32_t consumer_len;
+    const uint8_t *items; uint32_t n_items, item_size;
+} op_decoded;
+
+static inline uint64_t op_payload_size(const op_decoded *o)
+{
+    return OP_FIXED + o->stream_len + o->group_len + o->consumer_len +
+           (uint64_t)o->n_items * o->item_size;
+}
+/* Encodes at p (op_payload_size bytes); items are copied from o->items. */
+void op_encode(uint8_t *p, const op_decoded *o);
+int op_decode(const uint8_t *p, uint32_t len, op_decoded *o);
 
 #endif

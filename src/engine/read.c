@@ -36,6 +36,7 @@ struct mn_iter {
     mn_entry_id lo, hi;
     uint64_t pos;           /* $all: next position to look at */
     uint64_t end;           /* $all: visible end when the iterator started */
+    int synced;             /* $all: pos is known to be a record boundary */
     segment *seg;           /* pins the current view's bytes */
 };
 
@@ -214,6 +215,7 @@ static void fill_view(mn_event_view *v, const ev_decoded *e, uint64_t pos)
     v->data_len = e->data_len;
     v->meta = e->meta_len ? e->meta : NULL;
     v->meta_len = e->meta_len;
+    v->flags = e->flags & MN_EVENT_FIELDS;
 }
 
 /* Reads and decodes the event record at pos into *e, pinning its segment.
@@ -290,7 +292,17 @@ static int next_all(mn_iter *it, mn_event_view *view)
             continue;
         }
         int rc = load_event(it, pos, &rec, &e);
+        if (rc == MN_ECORRUPT && !it->synced) {
+            /* The caller's position need not be a record boundary: step to
+             * the next place where a valid record (CRC and its own position
+             * inside) starts. Only the first step searches; after that a
+             * bad record is damage. */
+            error_clear();
+            it->pos = log_seek(it->s->log, pos + REC_ALIGN);
+            continue;
+        }
         if (rc < 0) return rc;
+        it->synced = 1;
         it->pos = log_next_pos(it->s->log, pos, rec.hdr->len);
         if (rc == NOT_EVENT) continue;
         fill_view(view, &e, pos);
@@ -332,6 +344,10 @@ int mn_stream_info_get(mn_store *s, const char *stream, size_t stream_len, mn_st
     out->last_id.seq = st.last_seq;
     out->created_us = st.created_us;
     out->deleted = (st.flags & STREAM_TOMBSTONE) != 0;
+    out->entries_added = st.entries_added;
+    out->max_deleted_id.ms = st.max_del_ms;
+    out->max_deleted_id.seq = st.max_del_seq;
+    out->groups = group_count(s, txn, st.stream_id);
     out->first_version = -1;
     if ((rc = mdb_cursor_open(txn, s->ix.events, &c)) != 0) {
         rc = index_error(rc, "cursor");

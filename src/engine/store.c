@@ -16,6 +16,7 @@
  *      to the index (apply.c), a torn tail is truncated, damage in the middle
  *      stops the open with its position (or, with repair, is cut off).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -127,6 +128,34 @@ static int dir_has_entries(const char *dir)
     return 0;
 }
 
+/* 1 if a directory without FORMAT holds only what an interrupted creation
+ * leaves (FORMAT is written last): no log, or segments of at most a header,
+ * and no index data. Such a store is created again from scratch. */
+static int unfinished_creation(const char *dir)
+{
+    char path[4200];
+    struct stat st;
+    DIR *d;
+    struct dirent *e;
+    int ok = 1;
+    snprintf(path, sizeof path, "%s/index/data.mdb", dir);
+    if (stat(path, &st) == 0 && st.st_size > 0) {
+        /* an index with a checkpoint would mean records existed; an empty
+         * one (just created) is fine: LMDB's data file has only meta pages */
+        if (st.st_size > 64 * 1024) return 0;
+    }
+    snprintf(path, sizeof path, "%s/log", dir);
+    if (!(d = opendir(path))) return 1;
+    while (ok && (e = readdir(d)) != NULL) {
+        char seg[4600];
+        if (e->d_name[0] == '.') continue;
+        snprintf(seg, sizeof seg, "%s/%s", path, e->d_name);
+        ok = stat(seg, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= SEG_HDR_SIZE;
+    }
+    closedir(d);
+    return ok;
+}
+
 static int take_lock(mn_store *s)
 {
     char path[4200];
@@ -140,6 +169,29 @@ static int take_lock(mn_store *s)
                              "running on it?)", s->dir);
         return error_set(MN_EIO, "cannot lock %s: %s", path, strerror(errno));
     }
+    return MN_OK;
+}
+
+int store_save_counters(mn_store *s, MDB_txn *txn, uint64_t checkpoint)
+{
+    int rc;
+    if ((rc = index_meta_put(&s->ix, txn, "checkpoint", checkpoint)) != MN_OK ||
+        (rc = index_meta_put(&s->ix, txn, "events", s->events_total)) != MN_OK ||
+        (rc = index_meta_put(&s->ix, txn, "next_stream_id", s->next_stream_id)) != MN_OK ||
+        (rc = index_meta_put(&s->ix, txn, "next_group_id", s->next_group_id)) != MN_OK ||
+        (rc = index_meta_put(&s->ix, txn, "live_streams", atomic_load(&s->live_streams))) != MN_OK)
+        return rc;
+    return MN_OK;
+}
+
+/* Loads the writer's counters from the index (at open, and after an aborted
+ * batch undid what it had counted). */
+int store_load_counters(mn_store *s, MDB_txn *txn)
+{
+    s->events_total = index_meta_get(&s->ix, txn, "events", 0);
+    s->next_stream_id = index_meta_get(&s->ix, txn, "next_stream_id", 1);
+    s->next_group_id = index_meta_get(&s->ix, txn, "next_group_id", 1);
+    atomic_store(&s->live_streams, index_meta_get(&s->ix, txn, "live_streams", 0));
     return MN_OK;
 }
 
@@ -160,10 +212,7 @@ static int replay_commit(replay *rp)
     mn_store *s = rp->s;
     int rc;
     if (!rp->txn) return MN_OK;
-    if ((rc = index_meta_put(&s->ix, rp->txn, "checkpoint", rp->end)) != MN_OK ||
-        (rc = index_meta_put(&s->ix, rp->txn, "events", s->events_total)) != MN_OK ||
-        (rc = index_meta_put(&s->ix, rp->txn, "next_stream_id", s->next_stream_id)) != MN_OK ||
-        (rc = index_meta_put(&s->ix, rp->txn, "live_streams", atomic_load(&s->live_streams))) != MN_OK) {
+    if ((rc = store_save_counters(s, rp->txn, rp->end)) != MN_OK) {
         mdb_txn_abort(rp->txn);
         rp->txn = NULL;
         return rc;
@@ -200,9 +249,7 @@ static int load_counters(mn_store *s, uint64_t *checkpoint)
     int rc = mdb_txn_begin(s->ix.env, NULL, MDB_RDONLY, &txn);
     if (rc) return index_error(rc, "begin");
     *checkpoint = index_meta_get(&s->ix, txn, "checkpoint", 0);
-    s->events_total = index_meta_get(&s->ix, txn, "events", 0);
-    s->next_stream_id = index_meta_get(&s->ix, txn, "next_stream_id", 1);
-    atomic_store(&s->live_streams, index_meta_get(&s->ix, txn, "live_streams", 0));
+    store_load_counters(s, txn);
     mdb_txn_abort(txn);
     return MN_OK;
 }
@@ -215,6 +262,7 @@ static int rebuild_index(mn_store *s)
     if ((rc = index_open(&s->ix, s->dir, s->opts.index_map_size, 0)) != MN_OK) return rc;
     s->events_total = 0;
     s->next_stream_id = 1;
+    s->next_group_id = 1;
     atomic_store(&s->live_streams, 0);
     s->recovery.index_rebuilt = 1;
     return MN_OK;
@@ -240,6 +288,15 @@ static int recover(mn_store *s, int force_rebuild,
     int rc;
     log_recovery lr;
     replay rp;
+    if (s->opts.repair && !force_rebuild) {
+        /* Repair verifies the whole log, not only the tail after the
+         * checkpoint: damage anywhere is cut off, and if that cut goes
+         * below the checkpoint the index is rebuilt (checkpoint_fits). */
+        rc = log_recover(s->log, 0, 1, 0, NULL, NULL, &lr, NULL);
+        if (rc != MN_OK) return rc;
+        s->recovery.truncated_bytes = lr.truncated_bytes;
+        s->recovery.dropped_events = lr.dropped_events;
+    }
     if ((rc = load_counters(s, &cp)) != MN_OK) return rc;
     if (force_rebuild || !checkpoint_fits(s, cp)) {
         if (!force_rebuild)
@@ -274,8 +331,11 @@ static int recover(mn_store *s, int force_rebuild,
         return recover(s, 1, progress, pud);
     }
     if (progress) progress(pud, rp.total, rp.total);
-    s->recovery.truncated_bytes = lr.truncated_bytes;
-    s->recovery.dropped_events = lr.dropped_events;
+    /* An index that starts from nothing on a log that has records is a
+     * rebuild, whatever the cause (removed, unreadable, mismatched). */
+    if (cp == 0 && s->recovery.replayed_records > 0) s->recovery.index_rebuilt = 1;
+    s->recovery.truncated_bytes += lr.truncated_bytes;
+    s->recovery.dropped_events += lr.dropped_events;
     if (lr.truncated_bytes)
         say(s, MN_LOG_WARN, "recovery truncated %llu bytes at the end of the log (%s, %llu events "
             "dropped)", (unsigned long long)lr.truncated_bytes, lr.torn ? "torn tail" : "repair",
@@ -326,7 +386,7 @@ static int store_open(const char *dir, const mn_options *opts, int force_rebuild
     }
     if ((rc = read_format(dir)) < 0) goto fail;
     if (rc == 0) {
-        if (dir_has_entries(dir)) {
+        if (dir_has_entries(dir) && !unfinished_creation(dir)) {
             rc = error_set(MN_EFORMAT, "%s is not a Mnemosyne store (it has no FORMAT file)", dir);
             goto fail;
         }
@@ -465,6 +525,8 @@ int mn_check(const char *dir, mn_check_report *rep)
     rc = log_recover(l, 0, 0, 1, count_group, &cc, &(log_recovery){0}, &rep->bad_position);
     log_stats(l, &rep->segments, &rep->bytes);
     if (rc == MN_OK) rep->ok = 1;
+    else if (rc == MN_ECORRUPT && rep->bad_position >= l->segs[0]->base)
+        rep->bytes = rep->bad_position - l->segs[0]->base; /* verified up to the damage */
     else snprintf(rep->what, sizeof rep->what, "%s", mn_errmsg());
 done:
     if (rc != MN_OK && !rep->what[0]) snprintf(rep->what, sizeof rep->what, "%s", mn_errmsg());

@@ -30,12 +30,40 @@ typedef struct stream_state {
     uint64_t last_seq;
     uint32_t flags;       /* STREAM_TOMBSTONE */
     uint32_t zero;
+    uint64_t entries_added; /* Redis entries-added: events ever appended (XSETID may raise it) */
+    uint64_t max_del_ms;  /* Redis max-deleted-entry-id */
+    uint64_t max_del_seq;
 } stream_state;
+
+/* A consumer group, the value in `groups` (key: be64 stream_id ‖ name). */
+typedef struct group_state {
+    uint64_t group_id;    /* numeric id, never reused: keys of consumers and pel */
+    uint64_t last_ms;     /* last delivered id */
+    uint64_t last_seq;
+    int64_t entries_read; /* Redis entries-read; -1 unknown */
+    uint64_t pending;     /* PEL size */
+    uint64_t consumers;   /* consumer count */
+    uint64_t created_ms;
+} group_state;
+
+/* A consumer, the value in `consumers` (key: be64 group_id ‖ name). */
+typedef struct consumer_state {
+    uint64_t pending;     /* its PEL entries */
+    uint64_t seen_ms;     /* last interaction */
+    uint64_t active_ms;   /* last delivery or claim; 0 never */
+} consumer_state;
+
+/* A PEL entry, the value in `pel` (key: be64 group_id ‖ be64 ms ‖ be64 seq),
+ * followed by the consumer's name. */
+typedef struct pel_entry {
+    uint64_t delivered_ms; /* last delivery time */
+    uint64_t deliveries;   /* delivery count */
+} pel_entry;
 
 #define STREAM_TOMBSTONE 0x1u
 
 /* A queued request to the writer. */
-enum { REQ_APPEND = 1, REQ_DELETE = 2 };
+enum { REQ_APPEND = 1, REQ_DELETE = 2, REQ_OP = 3 };
 
 typedef struct request {
     struct request *next;   /* queue link */
@@ -47,6 +75,9 @@ typedef struct request {
     size_t stream_len;
     int64_t expected;
     int flags;
+    /* other operations (REQ_OP) */
+    mn_op *op;              /* the operation, in and out */
+    void (*op_cb)(void *ud, mn_op_result *res); /* its callback (instead of cb) */
     /* completion */
     mn_append_cb cb;        /* called once, on the writer thread */
     void *ud;
@@ -66,6 +97,7 @@ struct mn_store {
     mn_recovery_report recovery;  /* what opening did */
     uint64_t events_total;        /* events appended (writer's; mirrored in meta) */
     uint64_t next_stream_id;      /* writer's; mirrored in meta */
+    uint64_t next_group_id;       /* writer's; mirrored in meta */
     uint64_t last_sync_ms;        /* interval policy: when the log was last synced */
     uint64_t last_index_sync_ms;  /* when the index was last flushed */
     /* writer queue */
@@ -101,10 +133,28 @@ int apply_group(mn_store *s, MDB_txn *txn, const log_rec *recs, size_t n);
 int stream_get(mn_store *s, MDB_txn *txn, const char *name, size_t len, stream_state *out);
 int stream_put(mn_store *s, MDB_txn *txn, const char *name, size_t len, const stream_state *st);
 
+/* ops.c / group.c: stage an operation (writer thread) and apply its records. */
+int op_stage(mn_store *s, MDB_txn *txn, request *r);
+int ops_apply(mn_store *s, MDB_txn *txn, const log_rec *r);
+int group_apply(mn_store *s, MDB_txn *txn, const log_rec *r);
+/* How many groups a stream has. */
+uint64_t group_count(mn_store *s, MDB_txn *txn, uint64_t stream_id);
+/* Drops a stream's groups, consumers and PELs (stream deleted). */
+int group_drop_all(mn_store *s, MDB_txn *txn, uint64_t stream_id);
+/* The first existing version >= v of a stream, with its location. */
+int stream_seek(mn_store *s, MDB_txn *txn, uint64_t stream_id, uint64_t v, uint64_t *found,
+                event_loc *loc);
+/* The first version whose entry id >= target; 0 if none. */
+int stream_lower_bound(mn_store *s, MDB_txn *txn, const stream_state *st, mn_entry_id target,
+                       uint64_t *version, event_loc *loc);
+
 /* wait.c: after the writer publishes a new end. */
 void wait_advance(mn_store *s, uint64_t end);
 
 /* store.c */
 int store_validate_name(const char *name, size_t len);
+/* Writes the checkpoint and the writer's counters into txn (every commit). */
+int store_save_counters(mn_store *s, MDB_txn *txn, uint64_t checkpoint);
+int store_load_counters(mn_store *s, MDB_txn *txn);
 
 #endif

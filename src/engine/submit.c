@@ -72,6 +72,10 @@ static int check_parts(mn_store *s, const mn_append_part *parts, size_t nparts)
                 return error_set(MN_ETOOBIG, "event of %llu bytes is over the limit of %u "
                                  "(max_event_size)", (unsigned long long)size,
                                  s->opts.max_event_size);
+            if ((e->flags & ~MN_EVENT_FIELDS) != 0)
+                return error_set(MN_EINVAL, "unknown event flags 0x%x", e->flags);
+            if ((e->flags & MN_EVENT_FIELDS) && mn_fields_count(e->data, e->data_len) < 0)
+                return error_set(MN_EINVAL, "event data is not a valid field list");
             if (e->entry_id_mode < MN_ID_AUTO || e->entry_id_mode > MN_ID_AUTO_SEQ)
                 return error_set(MN_EINVAL, "bad entry id mode %d", e->entry_id_mode);
         }
@@ -225,4 +229,115 @@ int mn_delete_stream(mn_store *s, const char *stream, size_t stream_len, int64_t
     r.expected = expected;
     r.flags = flags;
     return submit_and_wait(s, &r, NULL);
+}
+
+/* ---- operations ---- */
+
+void mn_op_init(mn_op *op, int kind)
+{
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    op->entries_read = -1;
+    op->entries_added = -1;
+    op->idle_ms = -1;
+    op->time_ms = -1;
+    op->retrycount = -1;
+    op->from_version = op->to_version = -1;
+}
+
+void mn_op_free(mn_op *op)
+{
+    if (!op) return;
+    free(op->out_ids);
+    free(op->deleted_ids);
+    op->out_ids = op->deleted_ids = NULL;
+    op->out_n = op->deleted_n = 0;
+}
+
+static int check_op(mn_store *s, const mn_op *op)
+{
+    if (!s || !op) return error_set(MN_EINVAL, "no store or operation");
+    if (op->kind < MN_OP_STREAM_CREATE || op->kind > MN_OP_AUTOCLAIM)
+        return error_set(MN_EINVAL, "unknown operation %d", op->kind);
+    if (s->opts.read_only) return error_set(MN_EREADONLY, "the store is open read-only");
+    if (s->log->failed) return error_set(MN_EREADONLY, "%s", s->log->failed_why);
+    if (op->nids && !op->ids) return error_set(MN_EINVAL, "ids count without ids");
+    return store_validate_name(op->stream, op->stream_len);
+}
+
+/* One block: request, the op, then its strings and ids. */
+static request *copy_op(const mn_op *op)
+{
+    size_t bytes = op->stream_len + op->group_len + op->consumer_len + op->nids * sizeof(mn_entry_id);
+    request *r = calloc(1, sizeof *r + sizeof(mn_op) + bytes + 16);
+    if (!r) return NULL;
+    mn_op *c = (mn_op *)(r + 1);
+    *c = *op;
+    c->out_ids = c->deleted_ids = NULL;
+    c->out_n = c->deleted_n = 0;
+    char *b = (char *)(c + 1);
+    /* ids first: they want alignment */
+    if (op->nids) {
+        memcpy(b, op->ids, op->nids * sizeof(mn_entry_id));
+        c->ids = (const mn_entry_id *)b;
+        b += op->nids * sizeof(mn_entry_id);
+    }
+    memcpy(b, op->stream, op->stream_len);
+    c->stream = b;
+    b += op->stream_len;
+    if (op->group_len) memcpy(b, op->group, op->group_len);
+    c->group = b;
+    b += op->group_len;
+    if (op->consumer_len) memcpy(b, op->consumer, op->consumer_len);
+    c->consumer = b;
+    r->op = c;
+    return r;
+}
+
+int mn_op_async(mn_store *s, const mn_op *op, void (*cb)(void *ud, mn_op_result *res), void *ud)
+{
+    int rc = check_op(s, op);
+    if (rc != MN_OK) return rc;
+    if (!cb) return error_set(MN_EINVAL, "mn_op_async needs a callback");
+    request *r = copy_op(op);
+    if (!r) return error_set(MN_ENOMEM, "out of memory");
+    r->kind = REQ_OP;
+    r->op_cb = cb;
+    r->ud = ud;
+    r->owned = 1;
+    if ((rc = writer_submit(s, r)) != MN_OK) free(r);
+    return rc;
+}
+
+static void op_done(void *ud, mn_op_result *res)
+{
+    waiter *w = ud;
+    w->rc = res->rc;
+    snprintf(w->errmsg, sizeof w->errmsg, "%s", res->errmsg ? res->errmsg : "");
+    sem_post(&w->done);
+}
+
+int mn_op_run(mn_store *s, mn_op *op)
+{
+    request r;
+    waiter w;
+    int rc = check_op(s, op);
+    if (rc != MN_OK) return rc;
+    memset(&r, 0, sizeof r);
+    memset(&w, 0, sizeof w);
+    mn_op_free(op);
+    r.kind = REQ_OP;
+    r.op = op;
+    r.op_cb = op_done;
+    r.ud = &w;
+    sem_init(&w.done, 0, 0);
+    rc = writer_submit(s, &r);
+    if (rc == MN_OK) {
+        while (sem_wait(&w.done) != 0) {
+        }
+        rc = w.rc;
+        if (rc != MN_OK) error_set(rc, "%s", w.errmsg);
+    }
+    sem_destroy(&w.done);
+    return rc;
 }

@@ -45,13 +45,19 @@ static void complete(request *list)
         request *next = list->next;
         int owned = list->owned; /* read first: a synchronous caller's request
                                     lives on its stack and is gone after cb */
-        mn_append_result res;
-        res.rc = list->rc;
-        res.errmsg = list->errmsg;
-        res.idempotent = list->idempotent;
-        res.nparts = list->nparts;
-        res.parts = list->parts;
-        list->cb(list->ud, &res);
+        if (list->kind == REQ_OP) {
+            mn_op_result res = {list->rc, list->errmsg, list->op};
+            list->op_cb(list->ud, &res);
+            if (owned) mn_op_free(list->op);
+        } else {
+            mn_append_result res;
+            res.rc = list->rc;
+            res.errmsg = list->errmsg;
+            res.idempotent = list->idempotent;
+            res.nparts = list->nparts;
+            res.parts = list->parts;
+            list->cb(list->ud, &res);
+        }
         if (owned) free(list);
         list = next;
     }
@@ -83,7 +89,9 @@ static void commit_batch(mn_store *s, request *list)
     /* 1. stage */
     for (request *r = list; r; r = r->next) {
         error_clear();
-        rc = r->kind == REQ_APPEND ? append_stage(s, txn, r) : delete_stage(s, txn, r);
+        rc = r->kind == REQ_APPEND   ? append_stage(s, txn, r)
+             : r->kind == REQ_DELETE ? delete_stage(s, txn, r)
+                                     : op_stage(s, txn, r);
         if (rc == MN_OK) continue;
         r->rc = rc;
         snprintf(r->errmsg, sizeof r->errmsg, "%s", mn_errmsg());
@@ -109,11 +117,7 @@ static void commit_batch(mn_store *s, request *list)
 
     /* 3. index */
     uint64_t end = s->log->end;
-    if ((rc = index_meta_put(&s->ix, txn, "checkpoint", end)) != MN_OK ||
-        (rc = index_meta_put(&s->ix, txn, "events", s->events_total)) != MN_OK ||
-        (rc = index_meta_put(&s->ix, txn, "next_stream_id", s->next_stream_id)) != MN_OK ||
-        (rc = index_meta_put(&s->ix, txn, "live_streams", atomic_load(&s->live_streams))) != MN_OK)
-        goto index_failed;
+    if ((rc = store_save_counters(s, txn, end)) != MN_OK) goto index_failed;
     if ((rc = mdb_txn_commit(txn)) != 0) {
         txn = NULL;
         rc = index_error(rc, "commit");
@@ -144,9 +148,7 @@ abort:
     {
         MDB_txn *rt;
         if (mdb_txn_begin(s->ix.env, NULL, MDB_RDONLY, &rt) == 0) {
-            s->events_total = index_meta_get(&s->ix, rt, "events", 0);
-            s->next_stream_id = index_meta_get(&s->ix, rt, "next_stream_id", 1);
-            atomic_store(&s->live_streams, index_meta_get(&s->ix, rt, "live_streams", 0));
+            store_load_counters(s, rt);
             mdb_txn_abort(rt);
         }
     }

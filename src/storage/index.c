@@ -34,7 +34,7 @@ int index_open(index_env *ix, const char *dir, uint64_t map_size, int read_only)
     if (!read_only && mkdir(path, 0755) < 0 && errno != EEXIST)
         return error_set(MN_EIO, "cannot create %s: %s", path, strerror(errno));
     if ((rc = mdb_env_create(&ix->env)) != 0) return index_error(rc, "create");
-    mdb_env_set_maxdbs(ix->env, 8);
+    mdb_env_set_maxdbs(ix->env, 16);
     mdb_env_set_maxreaders(ix->env, 1024);
     if ((rc = mdb_env_set_mapsize(ix->env, map_size)) != 0) {
         rc = index_error(rc, "set map size");
@@ -54,7 +54,10 @@ int index_open(index_env *ix, const char *dir, uint64_t map_size, int read_only)
         (rc = mdb_dbi_open(txn, "streams", dflags, &ix->streams)) != 0 ||
         (rc = mdb_dbi_open(txn, "names", dflags, &ix->names)) != 0 ||
         (rc = mdb_dbi_open(txn, "events", dflags, &ix->events)) != 0 ||
-        (rc = mdb_dbi_open(txn, "ids", dflags, &ix->ids)) != 0) {
+        (rc = mdb_dbi_open(txn, "ids", dflags, &ix->ids)) != 0 ||
+        (rc = mdb_dbi_open(txn, "groups", dflags, &ix->groups)) != 0 ||
+        (rc = mdb_dbi_open(txn, "consumers", dflags, &ix->consumers)) != 0 ||
+        (rc = mdb_dbi_open(txn, "pel", dflags, &ix->pel)) != 0) {
         rc = index_error(rc, "open databases");
         goto fail;
     }

@@ -13,6 +13,9 @@
  *   names    be64 stream_id → stream name
  *   events   be64 stream_id ‖ be64 version → event_loc
  *   ids      16-byte event id → id_loc   (client-given ids only: dedup)
+ *   groups   be64 stream_id ‖ group name → group_state (engine/store.h)
+ *   consumers be64 group_id ‖ consumer name → consumer_state
+ *   pel      be64 group_id ‖ be64 ms ‖ be64 seq → pel_entry ‖ consumer name
  *
  * Why LMDB: readers never block the writer nor each other (MVCC), lookups are
  * memory-mapped B+tree descents, and a crash of the process cannot tear it.
@@ -33,6 +36,9 @@ typedef struct index_env {
     MDB_dbi names;
     MDB_dbi events;
     MDB_dbi ids;
+    MDB_dbi groups;
+    MDB_dbi consumers;
+    MDB_dbi pel;
     int read_only;     /* opened MDB_RDONLY */
 } index_env;
 

@@ -47,13 +47,19 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : UINT64_MAX;
+}
+
 static segment *active(struct log *l) { return l->segs[l->nsegs - 1]; }
 
 int log_open(const char *logdir, const log_opts *o, struct log **out)
 {
     int rc = MN_OK;
     DIR *d = NULL;
-    uint64_t *bases = NULL;
+    uint64_t *bases = NULL, torn_base = UINT64_MAX;
     size_t nb = 0, cap = 0;
     struct log *l = calloc(1, sizeof *l);
     if (!l) return error_set(MN_ENOMEM, "out of memory");
@@ -86,18 +92,19 @@ int log_open(const char *logdir, const log_opts *o, struct log **out)
         }
         bases[nb++] = base;
     }
-    qsort(bases, nb, sizeof *bases, cmp_u64);
+    if (nb > 1) qsort(bases, nb, sizeof *bases, cmp_u64);
 
     for (size_t i = 0; i < nb; i++) {
         char path[4096];
         segment *s;
         seg_path(path, sizeof path, logdir, bases[i]);
         rc = seg_open(path, bases[i], map_len_for(l, 0), o->read_only, &s);
-        if (rc == MN_ECORRUPT && i == nb - 1 && i > 0 && !o->read_only) {
+        if (rc == MN_ECORRUPT && i == nb - 1 && !o->read_only && file_size(path) <= SEG_HDR_SIZE) {
             /* A crash while creating the last segment (rule 3: the previous
              * one was synced first) leaves a torn header: the segment held
-             * nothing yet. */
+             * nothing yet. It is made again below if it was the only one. */
             unlink(path);
+            torn_base = bases[i];
             rc = MN_OK;
             break;
         }
@@ -120,11 +127,12 @@ int log_open(const char *logdir, const log_opts *o, struct log **out)
     }
     if (l->nsegs == 0) {
         segment *s;
+        uint64_t base = torn_base == UINT64_MAX ? 0 : torn_base;
         if (o->read_only) {
             rc = error_set(MN_EFORMAT, "%s holds no log segment", logdir);
             goto fail;
         }
-        if ((rc = seg_create(logdir, 0, map_len_for(l, 0), &s)) != MN_OK) goto fail;
+        if ((rc = seg_create(logdir, base, map_len_for(l, 0), &s)) != MN_OK) goto fail;
         if ((rc = segs_push(l, s)) != MN_OK) {
             seg_unref(s);
             goto fail;
@@ -242,6 +250,10 @@ int log_recover(struct log *l, uint64_t from, int repair, int check_only, log_gr
                  * everything after it. */
                 for (size_t k = 0; k < ng; k++)
                     if (group[k].hdr->kind == REC_EVENT) rep->dropped_events++;
+                /* The damaged record itself, if its header still says it was
+                 * an event at this position (best effort: it is damaged). */
+                if (s->size - off >= REC_HDR_SIZE && h.kind == REC_EVENT && h.pos == pos)
+                    rep->dropped_events++;
                 rep->dropped_events += later_events;
                 for (size_t k = si + 1; k < l->nsegs; k++) {
                     rep->truncated_bytes += l->segs[k]->size;
@@ -294,7 +306,22 @@ int log_recover(struct log *l, uint64_t from, int repair, int check_only, log_gr
             goto truncate;
         }
     }
-    l->end = active(l)->base + active(l)->size;
+    {
+        /* A cut inside the padding after the last record leaves the file
+         * unaligned: restore the zero padding, so the next record lands at
+         * an aligned position where a scan looks for it. */
+        segment *s = active(l);
+        if (pos > s->base + s->size && !l->opts.read_only && !check_only) {
+            int e = io_ftruncate(s->fd, pos - s->base);
+            if (e == 0) e = io_fdatasync(s->fd);
+            if (e < 0) {
+                rc = error_set(MN_EIO, "cannot pad %s: %s", s->path, strerror(-e));
+                goto done;
+            }
+            s->size = pos - s->base;
+        }
+        l->end = s->base + s->size;
+    }
     goto done;
 
 torn:

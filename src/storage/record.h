@@ -42,6 +42,18 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the log format is lit
 enum {
     REC_EVENT = 1,         /* one event appended to a stream */
     REC_STREAM_DELETE = 2, /* a stream deleted (soft) or tombstoned */
+    REC_STREAM_CREATE = 3, /* an empty stream created (XGROUP CREATE MKSTREAM) */
+    REC_ENTRIES_DELETE = 4,/* entries removed by id (XDEL) */
+    REC_STREAM_TRIM = 5,   /* the oldest entries removed (XTRIM, XADD MAXLEN/MINID) */
+    REC_STREAM_SETID = 6,  /* last id / entries-added / max-deleted set (XSETID) */
+    REC_GROUP_CREATE = 16, /* consumer group created */
+    REC_GROUP_SETID = 17,  /* its last delivered id set */
+    REC_GROUP_DESTROY = 18,
+    REC_CONSUMER_CREATE = 19,
+    REC_CONSUMER_DELETE = 20,
+    REC_DELIVER = 21,      /* entries delivered to a consumer (XREADGROUP >) */
+    REC_PEL_REMOVE = 22,   /* PEL entries removed (XACK, or gone from the stream) */
+    REC_CLAIM = 23,        /* PEL entries (re)assigned (XCLAIM, XAUTOCLAIM) */
 };
 
 typedef struct rec_hdr {
