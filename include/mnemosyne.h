@@ -191,8 +191,10 @@ typedef struct mn_recovery_report {
     uint64_t checkpoint;        /* log position the persisted index reflected */
     uint64_t replayed_records;  /* records re-applied from the log tail */
     uint64_t truncated_bytes;   /* torn tail (or, with repair, damaged part) dropped */
-    uint64_t dropped_events;    /* events in what was dropped (repair only; a torn
-                                   tail holds no acknowledged event) */
+    uint64_t dropped_events;    /* events in what was dropped: in a torn tail (never
+                                   acknowledged under MN_FSYNC_ALWAYS; under the
+                                   relaxed policies a machine crash can take
+                                   acknowledged ones), or cut off by repair */
     int index_rebuilt;          /* 1 if the index was rebuilt from the whole log */
 } mn_recovery_report;
 
@@ -244,8 +246,10 @@ typedef struct mn_append_part {
     int64_t version;      /* the version of the part's last event */
     uint64_t position;    /* the global position of the part's last event */
     mn_entry_id last_id;  /* the entry id of the part's last event */
-    int64_t actual;       /* the stream's version when the check failed
-                             (MN_EWRONGVERSION), else the version before the append */
+    int64_t actual;       /* the stream's version before the append; for the part
+                             whose check failed (MN_EWRONGVERSION), the version
+                             that made it fail. Parts after a failing one are
+                             not looked at and keep what they had. */
 } mn_append_part;
 
 /* Appends the events of every part atomically and waits until the append is
@@ -254,7 +258,7 @@ typedef struct mn_append_part {
  * Conditions: each part's expected version must hold; a deleted stream
  * refuses appends (MN_EDELETED); explicit entry ids must be above the top.
  * If any condition fails, nothing is written: the error is returned, and the
- * failing part (and only it) has its `actual` set.
+ * failing part's `actual` says the stream's version.
  *
  * Idempotence: if every event carries a given id and all those ids are already
  * stored, in the same streams, nothing is written and the result is the

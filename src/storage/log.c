@@ -449,6 +449,7 @@ int log_batch_write(struct log *l, int sync)
                 rc = latch(l, "fdatasync", -e);
                 goto fail;
             }
+            atomic_store(&l->durable, s->base + s->size);
             segment *ns;
             uint64_t next_len = (r + 1 < l->nrolls ? l->rolls[r + 1].staged_off : l->staged.len) - off;
             if ((rc = seg_create(l->dir, l->rolls[r].base, map_len_for(l, next_len + SEG_HDR_SIZE),

@@ -3,12 +3,15 @@
  *
  *   truncate_every_offset   the log cut at every byte offset recovers to the
  *                           complete atomic groups before the cut, whatever
- *                           state the index is in (none, ahead, behind)
+ *                           state the index is in (none, ahead, behind);
+ *   truncate_in_segment_header  the same for cuts inside the segment header
  *   corrupt_mid_log_*       damage with valid records after it is refused with
  *                           its position and changes nothing; repair truncates
  *                           there and says what was dropped
  *   segment_roll            many segments: names, joins, reads across them,
  *                           torn tail in the last one, damage in a sealed one
+ *   crash_during_create     whatever a crash while creating a store left, the
+ *                           next open finishes the creation
  *
  * The log format facts used here (storage/record.h, storage/segment.h): a
  * segment DIR/log/<20-digit base>.seg starts with a 32-byte header; records
@@ -411,7 +414,7 @@ static int parse_groups(const uint8_t *seg, size_t len, uint64_t base, lgroup *o
 }
 
 /* ------------------------------------------------------------------------ */
-/* truncate_every_offset                                                      */
+/* The log cut at every byte offset                                           */
 /* ------------------------------------------------------------------------ */
 
 /* Thousands of opens: on tmpfs when there is one (fsync is free there, and
@@ -429,7 +432,17 @@ static void fast_tmpdir(char *out, size_t cap)
 enum { IX_NONE = 0, IX_AHEAD = 1, IX_BEHIND = 2 };
 static const char *const ix_names[] = {"no index", "index ahead of the log", "index behind the log"};
 
-/* Cuts the log at every length in [from, to] (to = -1: the whole log). */
+/* Builds a log of 30 atomic groups (fsync never), then for every length L in
+ * [from, to] (clamped to the log's size): restores the log's first L bytes
+ * with one of three indexes — none, the final one (ahead of the cut log), or
+ * one saved after 10 groups (behind it, unless the cut is before) — and
+ * checks that the store opens and holds exactly the groups whole within L, a
+ * prefix in order, by $all, stream reads both ways and stream infos; that
+ * the torn bytes are reported; that an append then works (the first lost
+ * group again, with its ids: the log no longer has them, so it is not a
+ * retry); and that mn_check is clean after close. Near the end of the log
+ * every index state is tried at every L; before, they take turns. Under ASan
+ * the lengths before the last two groups go in steps of 7. */
 static void truncation(uint64_t from, uint64_t to)
 {
     char dir[512], ixfull[600], ixearly[600], logdir[600], path[700];

@@ -1,0 +1,405 @@
+/*
+ * stream_util.c — shared helpers of the stream and consumer-group commands
+ * (see stream_util.h for the contract and the "one model, two views" rule).
+ *
+ * Invariants:
+ *   - id parsing accepts exactly what Redis 7 accepts (including its
+ *     strtoull fallback: "007", "+5" and " 5" are 7, 5 and 5) and nothing
+ *     else; it never reads past the argument and never fails on size;
+ *   - every entry reply is a well-formed aggregate whatever the stored
+ *     bytes are (a damaged field list yields fewer pairs, never a short
+ *     array);
+ *   - an engine callback (writer thread) touches only its own context and
+ *     hands it to the loop with server_post_submit, which cannot fail, so
+ *     a deferred reply is always completed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stream_util.h"
+
+/* ------------------------------------------------------------------ */
+/* Entry ids                                                            */
+/* ------------------------------------------------------------------ */
+
+int stream_id_cmp(mn_entry_id a, mn_entry_id b)
+{
+    if (a.ms != b.ms)
+        return a.ms < b.ms ? -1 : 1;
+    if (a.seq != b.seq)
+        return a.seq < b.seq ? -1 : 1;
+    return 0;
+}
+
+int stream_id_incr(mn_entry_id *id)
+{
+    if (id->seq == UINT64_MAX) {
+        if (id->ms == UINT64_MAX)
+            return -1;
+        id->ms++;
+        id->seq = 0;
+    } else {
+        id->seq++;
+    }
+    return 0;
+}
+
+int stream_id_decr(mn_entry_id *id)
+{
+    if (id->seq == 0) {
+        if (id->ms == 0)
+            return -1;
+        id->ms--;
+        id->seq = UINT64_MAX;
+    } else {
+        id->seq--;
+    }
+    return 0;
+}
+
+int stream_id_is_zero(mn_entry_id id) { return id.ms == 0 && id.seq == 0; }
+
+size_t stream_format_id(mn_entry_id id, char *buf)
+{
+    int n = snprintf(buf, STREAM_ID_STR_MAX, "%llu-%llu", (unsigned long long)id.ms,
+                     (unsigned long long)id.seq);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* Redis's string2ull: a strict decimal first, then strtoull's looser
+ * grammar (leading blanks, '+', leading zeros). s is NUL-terminated. */
+static int str2ull(const char *s, unsigned long long *out)
+{
+    long long ll;
+    if (resp_str2ll(s, strlen(s), &ll)) {
+        if (ll < 0)
+            return 0;
+        *out = (unsigned long long)ll;
+        return 1;
+    }
+    if (*s == '\0')
+        return 0;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno == EINVAL || errno == ERANGE || !end || *end != '\0')
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int stream_parse_id(const char *s, size_t len, uint64_t missing_seq, int strict, int *seq_given,
+                    mn_entry_id *out)
+{
+    char buf[128];
+    unsigned long long ms, seq;
+    if (len > sizeof(buf) - 1)
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    /* Like Redis, the argument is read as a C string from here on. */
+    if (strict && (buf[0] == '-' || buf[0] == '+') && buf[1] == '\0')
+        return -1;
+    if (seq_given)
+        *seq_given = 1;
+    if (buf[0] == '-' && buf[1] == '\0') {
+        out->ms = 0;
+        out->seq = 0;
+        return 0;
+    }
+    if (buf[0] == '+' && buf[1] == '\0') {
+        out->ms = UINT64_MAX;
+        out->seq = UINT64_MAX;
+        return 0;
+    }
+    char *dash = strchr(buf, '-');
+    if (dash)
+        *dash = '\0';
+    if (!str2ull(buf, &ms))
+        return -1;
+    if (dash) {
+        const char *sp = dash + 1;
+        if (seq_given && sp[0] == '*' && sp[1] == '\0') {
+            seq = 0;
+            *seq_given = 0;
+        } else if (!str2ull(sp, &seq)) {
+            return -1;
+        }
+    } else {
+        seq = missing_seq;
+    }
+    out->ms = ms;
+    out->seq = seq;
+    return 0;
+}
+
+int stream_parse_id_or_reply(client *c, const char *s, size_t len, uint64_t missing_seq,
+                             int strict, int *seq_given, mn_entry_id *out)
+{
+    if (stream_parse_id(s, len, missing_seq, strict, seq_given, out) == 0)
+        return 0;
+    reply_error(c, STREAM_ERR_INVALID_ID);
+    return -1;
+}
+
+int stream_parse_interval_or_reply(client *c, const char *s, size_t len, uint64_t missing_seq,
+                                   int *exclude, mn_entry_id *out)
+{
+    int ex = exclude && len > 1 && s[0] == '(';
+    if (exclude)
+        *exclude = ex;
+    if (ex)
+        return stream_parse_id_or_reply(c, s + 1, len - 1, missing_seq, 1, NULL, out);
+    return stream_parse_id_or_reply(c, s, len, missing_seq, 0, NULL, out);
+}
+
+int stream_parse_ll_or_reply(client *c, const char *s, size_t len, long long *out)
+{
+    if (!resp_str2ll(s, len, out)) {
+        reply_error_not_int(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Entry replies                                                        */
+/* ------------------------------------------------------------------ */
+
+void stream_reply_id(client *c, mn_entry_id id)
+{
+    char buf[STREAM_ID_STR_MAX];
+    size_t n = stream_format_id(id, buf);
+    reply_bulk(c, buf, n);
+}
+
+/* The field list of an XADD-written entry, as stored. */
+static void reply_field_list(client *c, const mn_event_view *ev)
+{
+    long pairs = mn_fields_count(ev->data, ev->data_len);
+    if (pairs < 0)
+        pairs = 0; /* damaged: answered as an entry without fields */
+    reply_array(c, pairs * 2);
+    size_t off = 0;
+    long done = 0;
+    const void *f, *v;
+    size_t fl, vl;
+    while (done < pairs && mn_fields_next(ev->data, ev->data_len, &off, &f, &fl, &v, &vl) == 1) {
+        reply_bulk(c, f, fl);
+        reply_bulk(c, v, vl);
+        done++;
+    }
+    for (; done < pairs; done++) { /* keep the aggregate well-formed */
+        reply_bulk(c, "", 0);
+        reply_bulk(c, "", 0);
+    }
+}
+
+/* An event written by ES/CLI/the C API, as a Redis entry (see the header). */
+static void reply_event_fields(client *c, const mn_event_view *ev)
+{
+    int has_meta = ev->meta != NULL && ev->meta_len > 0;
+    char uuid[37];
+    mn_uuid_format(ev->id, uuid);
+    reply_array(c, has_meta ? 8 : 6);
+    reply_bulk(c, "id", 2);
+    reply_bulk(c, uuid, 36);
+    reply_bulk(c, "type", 4);
+    reply_bulk(c, ev->type, ev->type_len);
+    reply_bulk(c, "data", 4);
+    reply_bulk(c, ev->data, ev->data_len);
+    if (has_meta) {
+        reply_bulk(c, "meta", 4);
+        reply_bulk(c, ev->meta, ev->meta_len);
+    }
+}
+
+void stream_reply_entry(client *c, const mn_event_view *ev)
+{
+    reply_array(c, 2);
+    stream_reply_id(c, ev->entry_id);
+    if (ev->flags & MN_EVENT_FIELDS)
+        reply_field_list(c, ev);
+    else
+        reply_event_fields(c, ev);
+}
+
+void stream_reply_entry_deleted(client *c, mn_entry_id id)
+{
+    reply_array(c, 2);
+    stream_reply_id(c, id);
+    reply_null_array(c);
+}
+
+/* Replies the array of entries starting at *first (already fetched). */
+static long reply_entries_from(client *c, mn_iter *it, const mn_event_view *first,
+                               uint64_t count)
+{
+    void *h = reply_deferred_len(c);
+    long n = 0;
+    mn_event_view ev = *first;
+    int rc = 1;
+    while (rc == 1) {
+        stream_reply_entry(c, &ev);
+        n++;
+        if (count && (uint64_t)n >= count)
+            break;
+        rc = mn_iter_next(it, &ev);
+    }
+    if (rc < 0)
+        server_log(LL_WARNING, "Reading a stream failed after %ld entries: %s (%s)", n,
+                   mn_strerror(rc), mn_errmsg());
+    reply_set_array_len(c, h, n);
+    return n;
+}
+
+long stream_reply_entries(client *c, mn_iter *it, uint64_t count)
+{
+    mn_event_view ev;
+    int rc = mn_iter_next(it, &ev);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        reply_array(c, 0);
+        return 0;
+    }
+    return reply_entries_from(c, it, &ev, count);
+}
+
+long stream_reply_entries_first(client *c, mn_iter *it, const mn_event_view *first,
+                                uint64_t count)
+{
+    return reply_entries_from(c, it, first, count);
+}
+
+void *stream_read_reply_begin(client *c) { return reply_deferred_len(c); }
+
+void stream_read_reply_key(client *c, const char *name, size_t len)
+{
+    if (c->resp < 3)
+        reply_array(c, 2);
+    reply_bulk(c, name, len);
+}
+
+void stream_read_reply_end(client *c, void *h, long nstreams)
+{
+    if (c->resp >= 3)
+        reply_set_map_len(c, h, nstreams);
+    else
+        reply_set_array_len(c, h, nstreams);
+}
+
+/* ------------------------------------------------------------------ */
+/* Engine errors                                                        */
+/* ------------------------------------------------------------------ */
+
+void stream_reply_mn_error(client *c, int rc, const char *errmsg)
+{
+    const char *msg = (errmsg && errmsg[0]) ? errmsg : mn_strerror(rc);
+    switch (rc) {
+    case MN_ENOGROUP:
+        reply_errorf(c, "-NOGROUP %s", (errmsg && errmsg[0]) ? errmsg : "No such consumer group");
+        break;
+    case MN_EEXISTS:
+        reply_error(c, "-BUSYGROUP Consumer Group name already exists");
+        break;
+    case MN_ENOTFOUND:
+        reply_error(c, "no such key");
+        break;
+    default:
+        reply_error(c, msg);
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Engine operations with a deferred reply                              */
+/* ------------------------------------------------------------------ */
+
+/* One queued op: travels writer thread -> loop thread. */
+typedef struct op_ctx {
+    server_post_item post;      /* how the result gets to the loop (cannot fail) */
+    deferred *d;                /* the reply being produced */
+    stream_op_reply_fn *reply;  /* the command's reply function */
+    void *ud;                   /* its argument */
+    stream_op_res res;          /* the copied result */
+} op_ctx;
+
+/* Loop thread: reply, release, complete the deferred reply. */
+static void op_finish(void *arg)
+{
+    op_ctx *x = arg;
+    client *c = deferred_client(x->d);
+    x->reply(c, &x->res, x->ud);
+    mn_op_free(&x->res.op);
+    deferred_done(x->d);
+    free(x);
+}
+
+/* Writer thread: copy the result (taking the out arrays) and post it. */
+static void op_engine_cb(void *ud, mn_op_result *res)
+{
+    op_ctx *x = ud;
+    x->res.rc = res->rc;
+    snprintf(x->res.errmsg, sizeof(x->res.errmsg), "%s",
+             (res->rc != MN_OK && res->errmsg) ? res->errmsg : "");
+    if (res->op) {
+        x->res.op = *res->op;
+        res->op->out_ids = NULL;
+        res->op->deleted_ids = NULL;
+        res->op->out_n = res->op->deleted_n = 0;
+    }
+    x->res.op.stream = x->res.op.group = x->res.op.consumer = NULL;
+    x->res.op.stream_len = x->res.op.group_len = x->res.op.consumer_len = 0;
+    x->res.op.ids = NULL;
+    x->res.op.nids = 0;
+    x->post.fn = op_finish;
+    x->post.arg = x;
+    server_post_submit(&x->post);
+}
+
+int stream_op_submit(deferred *d, const mn_op *op, stream_op_reply_fn *reply, void *ud)
+{
+    op_ctx *x = calloc(1, sizeof(*x));
+    int rc = MN_ENOMEM;
+    if (!x)
+        goto fail;
+    x->d = d;
+    x->reply = reply;
+    x->ud = ud;
+    mn_op_init(&x->res.op, op->kind);
+    if (!server.store) {
+        rc = MN_ECLOSED;
+        goto fail;
+    }
+    rc = mn_op_async(server.store, op, op_engine_cb, x);
+    if (rc != MN_OK)
+        goto fail;
+    return MN_OK;
+fail:
+    free(x);
+    return rc;
+}
+
+int stream_op_async(client *c, const mn_op *op, stream_op_reply_fn *reply, void *ud)
+{
+    deferred *d = client_defer(c);
+    if (!d) {
+        reply_error(c, "-OOM command not allowed when used memory > 'maxmemory'.");
+        return -1;
+    }
+    int rc = stream_op_submit(d, op, reply, ud);
+    if (rc != MN_OK) {
+        const char *msg = rc == MN_ENOMEM ? "out of memory" : mn_errmsg();
+        char copy[256];
+        snprintf(copy, sizeof(copy), "%s", msg ? msg : "");
+        client *dc = deferred_client(d);
+        if (dc)
+            stream_reply_mn_error(dc, rc, copy);
+        deferred_done(d);
+        return -1;
+    }
+    return 0;
+}
