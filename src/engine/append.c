@@ -40,6 +40,12 @@ static int check_idempotent(mn_store *s, MDB_txn *txn, request *r, int *all_foun
 {
     size_t given = 0, found = 0, total = 0;
     *all_found = 0;
+    /* Fast path: appends without client ids (most) cannot be retries. */
+    for (size_t i = 0; i < r->nparts && !given; i++)
+        for (size_t j = 0; j < r->parts[i].count && !given; j++)
+            given += !is_zero_id(r->parts[i].events[j].id);
+    if (!given) return MN_OK;
+    given = 0;
     for (size_t i = 0; i < r->nparts; i++) {
         mn_append_part *p = &r->parts[i];
         stream_state st;
@@ -170,12 +176,13 @@ static int check_part(mn_store *s, MDB_txn *txn, mn_append_part *p, stream_state
 
 int append_stage(mn_store *s, MDB_txn *txn, request *r)
 {
-    int rc = MN_OK, all_found;
+    enum { SMALL = 16 };
+    int rc = MN_OK, all_found, heap = 0;
     size_t nevents = 0;
-    stream_state *states = NULL;
-    int *is_new = NULL;
-    mn_entry_id *ids = NULL;
-    log_rec *recs = NULL;
+    stream_state small_states[SMALL], *states = NULL;
+    int small_new[SMALL], *is_new = NULL;
+    mn_entry_id small_ids[SMALL], *ids = NULL;
+    log_rec small_recs[SMALL], *recs = NULL;
 
     for (size_t i = 0; i < r->nparts; i++) nevents += r->parts[i].count;
     if ((rc = check_idempotent(s, txn, r, &all_found)) != MN_OK) goto done;
@@ -183,10 +190,20 @@ int append_stage(mn_store *s, MDB_txn *txn, request *r)
         r->idempotent = 1;
         goto done;
     }
-    states = malloc(r->nparts * sizeof *states);
-    is_new = malloc(r->nparts * sizeof *is_new);
-    ids = malloc(nevents * sizeof *ids);
-    recs = malloc(nevents * sizeof *recs);
+    /* Small requests (the common case: one stream, a few events) use the
+     * stack: no allocation on the hot path. */
+    if (r->nparts <= SMALL && nevents <= SMALL) {
+        states = small_states;
+        is_new = small_new;
+        ids = small_ids;
+        recs = small_recs;
+    } else {
+        states = malloc(r->nparts * sizeof *states);
+        is_new = malloc(r->nparts * sizeof *is_new);
+        ids = malloc(nevents * sizeof *ids);
+        recs = malloc(nevents * sizeof *recs);
+        heap = 1;
+    }
     if (!states || !is_new || !ids || !recs) {
         rc = error_set(MN_ENOMEM, "out of memory");
         goto done;
@@ -254,10 +271,12 @@ int append_stage(mn_store *s, MDB_txn *txn, request *r)
     r->staged = 1;
     rc = apply_group(s, txn, recs, n);
 done:
-    free(states);
-    free(is_new);
-    free(ids);
-    free(recs);
+    if (heap) {
+        free(states);
+        free(is_new);
+        free(ids);
+        free(recs);
+    }
     return rc;
 }
 
