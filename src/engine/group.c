@@ -452,8 +452,10 @@ static int stage_claim(mn_store *s, MDB_txn *txn, request *r)
         }
         if (!in_pel) {
             if (!op->force) continue;
+            /* Redis creates the forced PEL entry with one delivery, then
+             * counts this claim as another unless JUSTID. */
             p.delivered_ms = now;
-            p.deliveries = 0;
+            p.deliveries = 1;
         } else if (op->min_idle_ms && (now < p.delivered_ms || now - p.delivered_ms < op->min_idle_ms)) {
             continue;
         }
@@ -492,9 +494,14 @@ static int stage_autoclaim(mn_store *s, MDB_txn *txn, request *r)
     int rc = stream_and_group(s, txn, op, &st, &g);
     if (rc != MN_OK) return rc;
     uint64_t now = clock_wall_ms(), count = op->count ? op->count : 100;
-    uint64_t attempts = count * 10;
-    claim_item *items = malloc(count * sizeof *items);
-    mn_entry_id *gone = malloc(attempts * sizeof *gone);
+    /* Redis scans at most count * 10 PEL entries per call. Buffers are sized
+     * by what can actually be found (the PEL's size), never by the caller's
+     * number, so a huge count cannot overflow them. */
+    uint64_t attempts = count > UINT64_MAX / 10 ? UINT64_MAX : count * 10;
+    uint64_t cap = g.pending < count ? g.pending : count;
+    uint64_t gcap = g.pending < attempts ? g.pending : attempts;
+    claim_item *items = malloc((cap ? cap : 1) * sizeof *items);
+    mn_entry_id *gone = malloc((gcap ? gcap : 1) * sizeof *gone);
     size_t n = 0, ngone = 0;
     MDB_cursor *cur = NULL;
     if (!items || !gone) {
@@ -512,7 +519,7 @@ static int stage_autoclaim(mn_store *s, MDB_txn *txn, request *r)
     int mrc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
     op->next.ms = op->next.seq = 0;
     while (mrc == 0 && be64_get(k.mv_data) == g.group_id) {
-        if (n >= count || attempts == 0) {
+        if (n >= count || attempts == 0 || n >= cap + (cap == 0) || ngone >= gcap + (gcap == 0)) {
             op->next.ms = be64_get((uint8_t *)k.mv_data + 8);
             op->next.seq = be64_get((uint8_t *)k.mv_data + 16);
             break;
@@ -667,14 +674,10 @@ static int apply_deliver(mn_store *s, MDB_txn *txn, const op_decoded *o, group_s
                be64_get((uint8_t *)k.mv_data + 8) <= o->b) {
             event_loc loc;
             memcpy(&loc, d.mv_data, sizeof loc);
-            pel_entry p;
-            int have = pel_get(s, txn, g->group_id, loc.ms, loc.seq, &p, NULL, NULL);
-            if (have < 0) {
-                mdb_cursor_close(cur);
-                return have;
-            }
+            /* An entry delivered again (the group's id was moved back)
+             * moves to this consumer with a fresh count of 1, as in Redis. */
             rc = pel_assign(s, txn, g, loc.ms, loc.seq, o->consumer, o->consumer_len, &c, o->time_ms,
-                            have ? p.deliveries + 1 : 1);
+                            1);
             if (rc != MN_OK) {
                 mdb_cursor_close(cur);
                 return rc;

@@ -284,7 +284,9 @@ static void cmd_xadd(client *c)
         reply_error(c, "The ID specified in XADD must be greater than 0-0");
         return;
     }
-    int exists = stream_lookup(key, keylen, &info);
+    /* The common "*" case needs no lookup: the writer checks exhaustion
+     * itself, with Redis's text. */
+    int exists = (a.nomkstream || a.id_given) && stream_lookup(key, keylen, &info);
     if (exists && info.last_id.ms == UINT64_MAX && info.last_id.seq == UINT64_MAX) {
         reply_error(c, "The stream has exhausted the last possible ID, unable to add more items");
         return;
