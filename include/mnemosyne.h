@@ -372,7 +372,8 @@ typedef struct mn_stream_info {
     uint64_t created_us;      /* when its first event was appended */
     int deleted;              /* 1 if tombstoned */
     uint64_t entries_added;   /* events ever appended (Redis entries-added) */
-    mn_entry_id max_deleted_id; /* largest entry id removed by XDEL/trim (Redis) */
+    mn_entry_id max_deleted_id; /* largest entry id removed by XDEL (Redis: trims
+                                   from the head do not move it) */
     uint64_t groups;          /* consumer groups on the stream */
 } mn_stream_info;
 

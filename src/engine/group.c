@@ -460,8 +460,9 @@ static int stage_claim(mn_store *s, MDB_txn *txn, request *r)
             continue;
         }
         claim_item it = {id.ms, id.seq, now, p.deliveries};
-        if (op->idle_ms >= 0) it.delivered_ms = now > (uint64_t)op->idle_ms ? now - (uint64_t)op->idle_ms : 0;
-        if (op->time_ms >= 0) it.delivered_ms = (uint64_t)op->time_ms;
+        /* As Redis: a delivery time in the future (or before the epoch) is now. */
+        if (op->idle_ms >= 0) it.delivered_ms = now >= (uint64_t)op->idle_ms ? now - (uint64_t)op->idle_ms : now;
+        if (op->time_ms >= 0) it.delivered_ms = (uint64_t)op->time_ms <= now ? (uint64_t)op->time_ms : now;
         if (op->retrycount >= 0) it.deliveries = (uint64_t)op->retrycount;
         else if (!op->justid) it.deliveries++;
         items[n++] = it;
@@ -833,6 +834,7 @@ int group_drop_all(mn_store *s, MDB_txn *txn, uint64_t stream_id)
 typedef struct snapshot {
     MDB_txn *txn;
     stream_state st;
+    mn_entry_id first;  /* the first entry still in the stream (0-0 if empty) */
 } snapshot;
 
 static int snap_open(mn_store *s, const char *stream, size_t len, snapshot *sn)
@@ -846,15 +848,26 @@ static int snap_open(mn_store *s, const char *stream, size_t len, snapshot *sn)
     rc = stream_get(s, sn->txn, stream, len, &sn->st);
     if (rc == MN_ENOTFOUND || (rc == MN_OK && (sn->st.flags & STREAM_TOMBSTONE)))
         return error_set(MN_ENOTFOUND, "no such key '%.*s'", (int)len, stream);
-    return rc;
+    if (rc != MN_OK) return rc;
+    uint64_t v;
+    event_loc loc;
+    sn->first.ms = sn->first.seq = 0;
+    if (stream_seek(s, sn->txn, sn->st.stream_id, 0, &v, &loc) == 1) {
+        sn->first.ms = loc.ms;
+        sn->first.seq = loc.seq;
+    }
+    return MN_OK;
 }
 
-/* Redis 7's lag: entries-added minus entries-read when that can be known. */
-static int64_t group_lag(const stream_state *st, const group_state *g)
+/* Redis 7's lag: entries-added minus entries-read when that can be known,
+ * i.e. when no XDEL hole lies in the unread part. A hole below the first
+ * entry still in the stream (trimmed away since) does not count. */
+static int64_t group_lag(const stream_state *st, const group_state *g, mn_entry_id first)
 {
-    int deletions_after = st->max_del_ms || st->max_del_seq
-                              ? id_cmp(st->max_del_ms, st->max_del_seq, g->last_ms, g->last_seq) > 0
-                              : 0;
+    int holes = (st->max_del_ms || st->max_del_seq) && st->length > 0 &&
+                id_cmp(st->max_del_ms, st->max_del_seq, first.ms, first.seq) >= 0;
+    int deletions_after =
+        holes && id_cmp(st->max_del_ms, st->max_del_seq, g->last_ms, g->last_seq) > 0;
     if (id_cmp(g->last_ms, g->last_seq, st->last_ms, st->last_seq) >= 0) return 0;
     if (g->entries_read >= 0 && !deletions_after)
         return (int64_t)st->entries_added - g->entries_read;
@@ -864,14 +877,14 @@ static int64_t group_lag(const stream_state *st, const group_state *g)
 }
 
 static void group_view(mn_group_info *gi, const MDB_val *k, const group_state *g,
-                       const stream_state *st)
+                       const stream_state *st, mn_entry_id first)
 {
     gi->name = (const char *)k->mv_data + 8;
     gi->name_len = k->mv_size - 8;
     gi->last_delivered.ms = g->last_ms;
     gi->last_delivered.seq = g->last_seq;
     gi->entries_read = g->entries_read;
-    gi->lag = group_lag(st, g);
+    gi->lag = group_lag(st, g, first);
     gi->pending = g->pending;
     gi->consumers = g->consumers;
 }
@@ -897,7 +910,7 @@ int mn_list_groups(mn_store *s, const char *stream, size_t stream_len,
         group_state g;
         mn_group_info gi;
         memcpy(&g, d.mv_data, sizeof g);
-        group_view(&gi, &kv, &g, &sn.st);
+        group_view(&gi, &kv, &g, &sn.st, sn.first);
         if ((rc = fn(ud, &gi)) != 0) break;
         mrc = mdb_cursor_get(cur, &kv, &d, MDB_NEXT);
     }
@@ -927,7 +940,7 @@ int mn_group_get(mn_store *s, const char *stream, size_t stream_len, const char 
     uint8_t k[8 + MAX_NAME];
     MDB_val kv = {name_key(k, sn.st.stream_id, group, group_len), k};
     mn_group_info gi;
-    group_view(&gi, &kv, &g, &sn.st);
+    group_view(&gi, &kv, &g, &sn.st, sn.first);
     rc = fn(ud, &gi);
 done:
     if (sn.txn) mdb_txn_abort(sn.txn);

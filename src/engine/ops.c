@@ -281,6 +281,10 @@ static int stage_setid(mn_store *s, MDB_txn *txn, request *r)
     if (id_less(op->id.ms, op->id.seq, top))
         return error_set(MN_EIDORDER, "The ID specified in XSETID is smaller than the target "
                          "stream top item");
+    mn_entry_id maxdel = {st.max_del_ms, st.max_del_seq};
+    if (!op->max_deleted_set && id_less(op->id.ms, op->id.seq, maxdel))
+        return error_set(MN_EIDORDER, "The ID specified in XSETID is smaller than current "
+                         "max_deleted_entry_id");
     if (op->entries_added >= 0 && (uint64_t)op->entries_added < st.length)
         return error_set(MN_EINVAL, "The entries_added specified in XSETID is smaller than the "
                          "target stream length");
@@ -384,8 +388,9 @@ int ops_apply(mn_store *s, MDB_txn *txn, const log_rec *r)
     case REC_STREAM_TRIM: {
         uint64_t dropped = 0;
         if ((rc = drop_versions_below(s, txn, st.stream_id, o.a, &dropped)) != MN_OK) return rc;
+        /* As in Redis, trimming the head moves the first entry, not the
+         * max-deleted id (which marks holes that XDEL leaves). */
         st.length = st.length > dropped ? st.length - dropped : 0;
-        raise_max_deleted(&st, o.b, o.c);
         break;
     }
     case REC_STREAM_SETID:
