@@ -38,6 +38,7 @@ struct mn_iter {
     uint64_t end;           /* $all: visible end when the iterator started */
     int synced;             /* $all: pos is known to be a record boundary */
     segment *seg;           /* pins the current view's bytes */
+    uint64_t seg_end;       /* how far seg may be read without the log's lock */
 };
 
 static int id_cmp(mn_entry_id a, mn_entry_id b)
@@ -223,11 +224,8 @@ static void fill_view(mn_event_view *v, const ev_decoded *e, uint64_t pos)
 #define NOT_EVENT 1
 static int load_event(mn_iter *it, uint64_t pos, log_rec *rec, ev_decoded *e)
 {
-    segment *seg;
-    int rc = log_read_at(it->s->log, pos, &seg, rec);
+    int rc = log_read_pinned(it->s->log, pos, &it->seg, &it->seg_end, rec);
     if (rc != MN_OK) return rc;
-    if (it->seg) seg_unref(it->seg);
-    it->seg = seg;
     if (rec->hdr->kind != REC_EVENT) return NOT_EVENT;
     if (ev_decode(rec->payload, rec->payload_len, e) != 0)
         return error_set(MN_ECORRUPT, "event record at %llu is inconsistent", (unsigned long long)pos);

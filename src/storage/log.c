@@ -565,6 +565,37 @@ uint64_t log_next_pos(struct log *l, uint64_t pos, uint32_t len)
     return log_seek(l, pos + rec_align(len));
 }
 
+int log_read_pinned(struct log *l, uint64_t pos, segment **seg, uint64_t *safe_end, log_rec *rec)
+{
+    segment *s = *seg;
+    if (!s || pos < s->base || pos >= *safe_end) {
+        /* Slow path: find and pin the segment, and note how far it is safe
+         * to read in it without the lock: up to the next segment's base (a
+         * sealed segment never grows), or the visible end for the last. */
+        uint64_t visible = atomic_load(&l->visible);
+        if (pos < atomic_load(&l->first) || pos >= visible)
+            return log_read_at(l, pos, seg, rec); /* for its error */
+        pthread_rwlock_rdlock(&l->segs_lock);
+        size_t i = seg_index(l, pos);
+        segment *n = l->segs[i];
+        seg_ref(n);
+        *safe_end = i + 1 < l->nsegs ? l->segs[i + 1]->base : visible;
+        pthread_rwlock_unlock(&l->segs_lock);
+        if (s) seg_unref(s);
+        *seg = s = n;
+    }
+    uint64_t off = pos - s->base;
+    rec_hdr h;
+    if (rec_check(s->map + off, *safe_end - pos, pos, l->opts.max_record, &h) != REC_OK)
+        return error_set(MN_ECORRUPT, "no valid record at position %llu (%s offset %llu)",
+                         (unsigned long long)pos, s->path, (unsigned long long)off);
+    rec->hdr = (const rec_hdr *)(s->map + off);
+    rec->payload = s->map + off + REC_HDR_SIZE;
+    rec->payload_len = h.len - REC_HDR_SIZE;
+    rec->pos = pos;
+    return MN_OK;
+}
+
 int log_read_at(struct log *l, uint64_t pos, segment **seg, log_rec *rec)
 {
     uint64_t visible = atomic_load(&l->visible);

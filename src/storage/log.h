@@ -137,6 +137,12 @@ int log_retain(struct log *l, uint64_t max_bytes, uint64_t max_age_ms);
  * MN_ECORRUPT if the bytes there are not a valid record. */
 int log_read_at(struct log *l, uint64_t pos, segment **seg, log_rec *rec);
 
+/* Like log_read_at, for iterators: *seg is the segment pinned by the
+ * previous call (or NULL) and *safe_end how far it may be read without the
+ * lock; consecutive reads in one segment take no lock and no reference.
+ * The caller drops *seg with seg_unref when done. */
+int log_read_pinned(struct log *l, uint64_t pos, segment **seg, uint64_t *safe_end, log_rec *rec);
+
 /* The position of the record after the one at pos of length len: skips the
  * next segment's header when pos+len ends a segment. Returns the position. */
 uint64_t log_next_pos(struct log *l, uint64_t pos, uint32_t len);
