@@ -35,39 +35,68 @@ int stream_put(mn_store *s, MDB_txn *txn, const char *name, size_t len, const st
     return rc ? index_error(rc, "stream put") : MN_OK;
 }
 
-static int apply_event(mn_store *s, MDB_txn *txn, const log_rec *r)
+/* The stream state the events of one group are applied to: read once,
+ * written back once when the group moves to another stream or ends, instead
+ * of a get and a put per event (an append of 100 events is one stream). */
+typedef struct state_cache {
+    int valid;            /* st is loaded */
+    int dirty;            /* st must be written back */
+    const char *name;     /* the stream's name (points into a record) */
+    uint32_t name_len;
+    stream_state st;
+} state_cache;
+
+static int cache_flush(mn_store *s, MDB_txn *txn, state_cache *c)
+{
+    int rc = MN_OK;
+    if (c->valid && c->dirty) rc = stream_put(s, txn, c->name, c->name_len, &c->st);
+    c->valid = c->dirty = 0;
+    return rc;
+}
+
+static int apply_event(mn_store *s, MDB_txn *txn, const log_rec *r, state_cache *c)
 {
     ev_decoded e;
-    stream_state st;
     int rc;
     uint8_t key[16];
     if (ev_decode(r->payload, r->payload_len, &e) != 0)
         return error_set(MN_ECORRUPT, "event record at %llu is inconsistent",
                          (unsigned long long)r->pos);
-    rc = stream_get(s, txn, e.stream, e.stream_len, &st);
-    if (rc != MN_OK && rc != MN_ENOTFOUND) return rc;
-    if (rc == MN_ENOTFOUND || st.stream_id != e.stream_id) {
+    if (!c->valid || c->name_len != e.stream_len || memcmp(c->name, e.stream, e.stream_len) != 0) {
+        if ((rc = cache_flush(s, txn, c)) != MN_OK) return rc;
+        rc = stream_get(s, txn, e.stream, e.stream_len, &c->st);
+        if (rc != MN_OK && rc != MN_ENOTFOUND) return rc;
+        c->valid = 1;
+        c->name = e.stream;
+        c->name_len = e.stream_len;
+        if (rc == MN_ENOTFOUND) c->st.stream_id = 0; /* ids start at 1: never matches */
+    }
+    stream_state *st = &c->st;
+    if (st->stream_id != e.stream_id) {
         /* First event of a (re)created stream. */
-        memset(&st, 0, sizeof st);
-        st.stream_id = e.stream_id;
-        st.version = MN_NO_VERSION;
-        st.created_us = e.timestamp_us;
+        memset(st, 0, sizeof *st);
+        st->stream_id = e.stream_id;
+        st->version = MN_NO_VERSION;
+        st->created_us = e.timestamp_us;
         be64_put(key, e.stream_id);
         MDB_val nk = {8, key}, nv = {e.stream_len, (void *)e.stream};
         if ((rc = mdb_put(txn, s->ix.names, &nk, &nv, 0)) != 0) return index_error(rc, "names put");
         atomic_fetch_add(&s->live_streams, 1);
     }
-    st.version = e.version;
-    st.length++;
-    st.entries_added++;
-    st.last_pos = r->pos;
-    st.last_ms = e.entry_id.ms;
-    st.last_seq = e.entry_id.seq;
-    if ((rc = stream_put(s, txn, e.stream, e.stream_len, &st)) != MN_OK) return rc;
+    st->version = e.version;
+    st->length++;
+    st->entries_added++;
+    st->last_pos = r->pos;
+    st->last_ms = e.entry_id.ms;
+    st->last_seq = e.entry_id.seq;
+    c->dirty = 1;
 
     event_loc loc = {r->pos, r->hdr->len, 0, e.entry_id.ms, e.entry_id.seq};
     event_key(key, e.stream_id, (uint64_t)e.version);
     MDB_val ek = {16, key}, ev = {sizeof loc, &loc};
+    /* Versions only grow within a stream: MDB_APPEND when this is the
+     * stream's newest key would need knowing that; LMDB's ordinary put is
+     * a descent to the rightmost leaf, cheap enough. */
     if ((rc = mdb_put(txn, s->ix.events, &ek, &ev, 0)) != 0) return index_error(rc, "events put");
 
     if (e.flags & EV_CLIENT_ID) {
@@ -132,10 +161,13 @@ static int apply_delete(mn_store *s, MDB_txn *txn, const log_rec *r)
 
 int apply_group(mn_store *s, MDB_txn *txn, const log_rec *recs, size_t n)
 {
+    state_cache cache = {0};
     for (size_t i = 0; i < n; i++) {
         int rc = MN_OK;
+        /* Other kinds read and write stream states themselves. */
+        if (recs[i].hdr->kind != REC_EVENT && (rc = cache_flush(s, txn, &cache)) != MN_OK) return rc;
         switch (recs[i].hdr->kind) {
-        case REC_EVENT: rc = apply_event(s, txn, &recs[i]); break;
+        case REC_EVENT: rc = apply_event(s, txn, &recs[i], &cache); break;
         case REC_STREAM_DELETE: rc = apply_delete(s, txn, &recs[i]); break;
         case REC_STREAM_CREATE:
         case REC_ENTRIES_DELETE:
@@ -156,5 +188,5 @@ int apply_group(mn_store *s, MDB_txn *txn, const log_rec *recs, size_t n)
         }
         if (rc != MN_OK) return rc;
     }
-    return MN_OK;
+    return cache_flush(s, txn, &cache);
 }

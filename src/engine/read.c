@@ -301,7 +301,10 @@ static int next_all(mn_iter *it, mn_event_view *view)
         }
         if (rc < 0) return rc;
         it->synced = 1;
-        it->pos = log_next_pos(it->s->log, pos, rec.hdr->len);
+        /* Inside the pinned segment the next record follows directly;
+         * only at its end is the next segment's first record looked up. */
+        uint64_t next = pos + rec_align(rec.hdr->len);
+        it->pos = next < it->seg_end ? next : log_next_pos(it->s->log, pos, rec.hdr->len);
         if (rc == NOT_EVENT) continue;
         fill_view(view, &e, pos);
         it->remaining--;

@@ -343,6 +343,59 @@ static int recover(mn_store *s, int force_rebuild,
     return index_sync(&s->ix);
 }
 
+/* ---- trusting the index after a crash ----
+ *
+ * The index is written through a shared mapping without fsync (index.c). A
+ * process crash loses nothing of it (the page cache keeps the mapping's
+ * writes); a machine crash can leave it torn in ways LMDB cannot detect. So
+ * the store marks the index "in use" (durably) when it opens and "clean" when
+ * it closes, with the machine's boot id: an index found in use under another
+ * boot id was open when the machine went down, and is rebuilt from the log. */
+
+static uint64_t current_boot_id(void)
+{
+    char text[64] = {0};
+    uint64_t v = 0;
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (!f) return 0;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    for (size_t i = 0, k = 0; i < n && k < 16; i++) {
+        char ch = text[i];
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        if (d < 0) continue;
+        v = (v << 4) | (uint64_t)d;
+        k++;
+    }
+    return v ? v : 1;
+}
+
+/* Sets the index's in-use mark (clean = 0) or clean mark, durably. */
+static int mark_index(mn_store *s, uint64_t clean)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->ix.env, NULL, 0, &txn);
+    if (rc) return index_error(rc, "begin");
+    if ((rc = index_meta_put(&s->ix, txn, "clean", clean)) != MN_OK ||
+        (rc = index_meta_put(&s->ix, txn, "boot_id", current_boot_id())) != MN_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) return index_error(rc, "commit");
+    return index_sync(&s->ix);
+}
+
+/* 1 if the index was in use when the machine last went down. */
+static int index_untrusted(mn_store *s)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(s->ix.env, NULL, MDB_RDONLY, &txn) != 0) return 1;
+    uint64_t clean = index_meta_get(&s->ix, txn, "clean", 1);
+    uint64_t boot = index_meta_get(&s->ix, txn, "boot_id", 0);
+    mdb_txn_abort(txn);
+    return !clean && boot != current_boot_id();
+}
+
 /* ---- open / close ---- */
 
 static int store_open(const char *dir, const mn_options *opts, int force_rebuild,
@@ -431,7 +484,13 @@ static int store_open(const char *dir, const mn_options *opts, int force_rebuild
         log_publish(s->log, cp);
         s->recovery.checkpoint = cp;
     } else {
+        if (!force_rebuild && index_untrusted(s)) {
+            say(s, MN_LOG_WARN, "the machine went down while the store was open: rebuilding "
+                "the index from the log");
+            force_rebuild = 1;
+        }
         if ((rc = recover(s, force_rebuild, progress, pud)) != MN_OK) goto fail;
+        if ((rc = mark_index(s, 0)) != MN_OK) goto fail;
         if (fresh && (rc = write_format(dir)) != MN_OK) goto fail;
         if ((rc = writer_start(s)) != MN_OK) goto fail;
     }
@@ -455,7 +514,10 @@ int mn_open(const char *dir, const mn_options *opts, mn_store **out)
 void mn_close(mn_store *s)
 {
     if (!s) return;
+    int was_writing = s->writer_started;
     writer_stop(s);
+    /* Clean only if the log is fully synced and nothing failed. */
+    if (was_writing && s->ix.env && !s->log->failed) mark_index(s, 1);
     if (s->ix.env) index_close(&s->ix);
     log_close(s->log);
     if (s->lock_fd >= 0) close(s->lock_fd);

@@ -35,8 +35,7 @@
 #include "util/clock.h"
 #include "util/error.h"
 
-/* Flush the index's pages to disk at most this often: it bounds how much of
- * the log a machine crash makes us replay, at the cost of an fsync. */
+/* How often housekeeping (retention) runs when the writer is idle. */
 #define INDEX_SYNC_MS 2000u
 
 static void complete(request *list)
@@ -164,10 +163,8 @@ static void housekeeping(mn_store *s)
         s->last_sync_ms = now;
     }
     if (now - s->last_index_sync_ms >= INDEX_SYNC_MS) {
-        /* The log first: an index checkpoint must never be ahead of the
-         * durable log after a machine crash. */
-        if (s->opts.fsync_policy == MN_FSYNC_ALWAYS || log_sync(s->log) == MN_OK)
-            index_sync(&s->ix);
+        /* The index is not synced here: after a process crash the page
+         * cache has it, after a machine crash it is rebuilt (store.c). */
         s->last_index_sync_ms = now;
         log_retain(s->log, s->opts.retention_bytes, s->opts.retention_ms);
     }
