@@ -393,8 +393,21 @@ static void xrange_generic(client *c, int rev)
             return;
         }
     }
-    if (count == 0 || stream_id_cmp(start, end) > 0 || !server.store || c->argvlen[1] == 0 ||
-        c->argvlen[1] > MN_MAX_STREAM_NAME) {
+    if (!server.store || c->argvlen[1] == 0 || c->argvlen[1] > MN_MAX_STREAM_NAME) {
+        reply_array(c, 0);
+        return;
+    }
+    if (count == 0) {
+        /* Redis 7: an explicit COUNT 0 (or negative) on an existing stream
+         * is a null array; a missing key is still an empty one. */
+        mn_stream_info si;
+        if (mn_stream_info_get(server.store, c->argv[1], c->argvlen[1], &si) == MN_OK && !si.deleted)
+            reply_null_array(c);
+        else
+            reply_array(c, 0);
+        return;
+    }
+    if (stream_id_cmp(start, end) > 0) {
         reply_array(c, 0);
         return;
     }

@@ -216,7 +216,8 @@ static const char *set_segment_size(server_config *cfg, const char *v, int apply
 }
 static void get_segment_size(const server_config *cfg, char *o, size_t n)
 {
-    snprintf(o, n, "%llu", (unsigned long long)cfg->segment_size);
+    /* 0 means the engine's default: show the value in effect */
+    snprintf(o, n, "%llu", (unsigned long long)(cfg->segment_size ? cfg->segment_size : 64ull << 20));
 }
 
 static const char *set_max_event_size(server_config *cfg, const char *v, int apply)
@@ -224,15 +225,15 @@ static const char *set_max_event_size(server_config *cfg, const char *v, int app
     unsigned long long x;
     if (parse_mem(v, &x) < 0)
         return "argument must be a memory value";
-    if (x > UINT32_MAX)
-        return "max-event-size must be below 4gb";
+    if (x > (256ull << 20))
+        return "max-event-size must be at most 256mb";
     if (apply)
         cfg->max_event_size = (uint32_t)x;
     return NULL;
 }
 static void get_max_event_size(const server_config *cfg, char *o, size_t n)
 {
-    snprintf(o, n, "%u", cfg->max_event_size);
+    snprintf(o, n, "%u", cfg->max_event_size ? cfg->max_event_size : 1u << 20);
 }
 
 static const char *set_maxclients(server_config *cfg, const char *v, int apply)

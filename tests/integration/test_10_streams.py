@@ -220,7 +220,8 @@ def test_xrange_and_count(raw, r):
     assert ids(raw.call("XRANGE", "s", "2", "4")) == ["2-2", "3-3", "4-4"]
     assert ids(raw.call("XRANGE", "s", "2-3", "4-3")) == ["3-3"]
     assert ids(raw.call("XRANGE", "s", "-", "+", "COUNT", "2")) == ["1-1", "2-2"]
-    assert ids(raw.call("XRANGE", "s", "-", "+", "count", "0")) == []
+    assert raw.call("XRANGE", "s", "-", "+", "count", "0") is None  # Redis 7: a null array
+    assert raw.call("XRANGE", "nokey", "-", "+", "count", "0") == []
     assert ids(raw.call("XRANGE", "s", "-", "+", "COUNT", "-5")) == []
     assert ids(raw.call("XRANGE", "s", "4", "2")) == []
     assert raw.call("XRANGE", "nokey", "-", "+") == []
@@ -707,3 +708,11 @@ def test_large_entries_and_many_fields(server, raw):
     last = c.xrevrange("L", count=1)[0][1]
     assert last["type"] == "Big" and json.loads(last["data"]) == {"d": data}
     c.close()
+
+
+def test_xrange_count_zero_is_null(raw):
+    """Redis 7 answers an explicit COUNT 0 (or negative) with a null array."""
+    raw.call("XADD", "cz", "1-1", "f", "v")
+    assert raw.call("XRANGE", "cz", "-", "+", "COUNT", "0") is None
+    assert raw.call("XREVRANGE", "cz", "+", "-", "COUNT", "-5") is None
+    assert raw.call("XRANGE", "cz", "-", "+", "COUNT", "1") == [["1-1", ["f", "v"]]]
