@@ -532,6 +532,7 @@ static void usage(void)
     fprintf(stderr,
             "Usage: mnemosyned [--config FILE] [--port N] [--bind ADDR] [--dir DIR]\n"
             "                  [--fsync always|interval:<ms>|never] [--requirepass PASS]\n"
+            "                  [--repair]  (cut the log at mid-log damage instead of refusing to start)\n"
             "                  [--loglevel debug|verbose|notice|warning]\n"
             "                  [--segment-size BYTES] [--max-event-size BYTES]\n"
             "                  [--<any CONFIG parameter> VALUE]\n");
@@ -570,6 +571,11 @@ int config_from_args(server_config *cfg, int argc, char **argv)
         }
         if (!strcmp(a, "--config")) {
             i++;
+            continue;
+        }
+        if (!strcmp(a, "--repair")) {
+            /* A flag, not a setting: it acts once, on this start. */
+            cfg->repair = 1;
             continue;
         }
         /* the value: the following words up to the next --option, joined */

@@ -60,12 +60,16 @@ static int open_store(void)
     if (server.cfg.max_event_size)
         o.max_event_size = server.cfg.max_event_size;
     o.create = 1;
+    o.repair = server.cfg.repair;
     o.log_fn = engine_log;
     o.log_ud = NULL;
     int rc = mn_open(server.cfg.dir, &o, &server.store);
     if (rc != MN_OK) {
         server_log(LL_WARNING, "Can't open the store in '%s': %s (%s)", server.cfg.dir,
                    mn_strerror(rc), mn_errmsg());
+        if (rc == MN_ECORRUPT && !server.cfg.repair)
+            server_log(LL_WARNING, "To start anyway, cutting the log where it is damaged (what "
+                                   "follows is lost), run with --repair");
         server.store = NULL;
         return -1;
     }
@@ -80,6 +84,10 @@ static int open_store(void)
                server.cfg.dir, (unsigned long long)si.streams, (unsigned long long)si.events,
                (unsigned long long)si.segments, (unsigned long long)rep.replayed_records,
                (unsigned long long)rep.truncated_bytes, rep.index_rebuilt ? ", index rebuilt" : "");
+    if (server.cfg.repair)
+        server_log(rep.dropped_events ? LL_WARNING : LL_NOTICE,
+                   "Repair: %llu bytes cut from the log, %llu events dropped",
+                   (unsigned long long)rep.truncated_bytes, (unsigned long long)rep.dropped_events);
     return 0;
 }
 

@@ -362,6 +362,7 @@ typedef struct server_config {
     obl_limit obl[OBL_CLASSES];  /* client-output-buffer-limit per class */
     char *config_file;           /* absolute path of --config, or NULL */
     long long timeout;           /* idle client timeout, seconds (0 = never) */
+    int repair;                  /* --repair: cut the log at mid-log damage on open */
 } server_config;
 
 #define OPS_SAMPLES 16
