@@ -420,6 +420,12 @@ void stream_reply_mn_error(client *c, int rc, const char *errmsg)
     case MN_ENOTFOUND:
         reply_error(c, "no such key");
         break;
+    case MN_ENOSPC:
+        /* Say it in words a client can act on: the disk is full, nothing
+         * of the command was written, a retry can succeed once space is
+         * freed (docs/storage.md, rule 5); the engine's detail follows. */
+        reply_errorf(c, "disk full: nothing was written, retry once space is freed (%s)", msg);
+        break;
     default:
         reply_error(c, msg);
         break;
