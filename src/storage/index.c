@@ -61,7 +61,8 @@ int index_open(index_env *ix, const char *dir, uint64_t map_size, int read_only)
         (rc = mdb_dbi_open(txn, "ids", dflags, &ix->ids)) != 0 ||
         (rc = mdb_dbi_open(txn, "groups", dflags, &ix->groups)) != 0 ||
         (rc = mdb_dbi_open(txn, "consumers", dflags, &ix->consumers)) != 0 ||
-        (rc = mdb_dbi_open(txn, "pel", dflags, &ix->pel)) != 0) {
+        (rc = mdb_dbi_open(txn, "pel", dflags, &ix->pel)) != 0 ||
+        (rc = mdb_dbi_open(txn, "views", dflags, &ix->views)) != 0) {
         rc = index_error(rc, "open databases");
         goto fail;
     }
