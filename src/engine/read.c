@@ -40,7 +40,8 @@ struct mn_iter {
     int view;               /* views: MN_VIEW_* */
     char *key;              /* views: the full key (owned) */
     size_t key_len;
-    uint64_t lo_pos, hi_pos;/* views: the position range */
+    uint64_t lo_pos, hi_pos;/* views (and a bounded $all): the position range */
+    int pos_ids;            /* report entry ids as {position, 0} */
     segment *seg;           /* pins the current view's bytes */
     uint64_t seg_end;       /* how far seg may be read without the log's lock */
 };
@@ -57,6 +58,7 @@ static mn_iter *iter_new(mn_store *s, int kind, uint64_t max_count)
     it->s = s;
     it->kind = kind;
     it->remaining = max_count ? max_count : UINT64_MAX;
+    it->hi_pos = UINT64_MAX;
     return it;
 }
 
@@ -286,7 +288,7 @@ static int next_stream(mn_iter *it, mn_event_view *view)
 
 static int next_all(mn_iter *it, mn_event_view *view)
 {
-    while (it->remaining > 0 && it->pos < it->end) {
+    while (it->remaining > 0 && it->pos < it->end && it->pos <= it->hi_pos) {
         log_rec rec;
         ev_decoded e;
         uint64_t pos = it->pos;
@@ -319,10 +321,18 @@ static int next_all(mn_iter *it, mn_event_view *view)
 }
 
 int mn_read_view(mn_store *s, int view, const char *key, size_t key_len, uint64_t from,
-                 uint64_t to, uint64_t max_count, int backward, mn_iter **out)
+                 uint64_t to, uint64_t max_count, int flags, mn_iter **out)
 {
     int rc;
     *out = NULL;
+    if (view == MN_VIEW_ALL) {
+        if (flags & MN_READ_BACKWARD)
+            return error_set(MN_EINVAL, "$all cannot be read backward");
+        if ((rc = mn_read_all(s, from, max_count, out)) != MN_OK) return rc;
+        (*out)->hi_pos = to;
+        (*out)->pos_ids = (flags & MN_READ_POSITION_IDS) != 0;
+        return MN_OK;
+    }
     if (view != MN_VIEW_CATEGORY && view != MN_VIEW_TYPE && view != MN_VIEW_CORRELATION)
         return error_set(MN_EINVAL, "unknown view %d", view);
     if (!key || key_len == 0 || key_len > 65535)
@@ -335,7 +345,8 @@ int mn_read_view(mn_store *s, int view, const char *key, size_t key_len, uint64_
     memcpy(it->key, key, key_len);
     it->key_len = key_len;
     it->view = view;
-    it->backward = backward;
+    it->backward = (flags & MN_READ_BACKWARD) != 0;
+    it->pos_ids = (flags & MN_READ_POSITION_IDS) != 0;
     it->lo_pos = from;
     it->hi_pos = to;
     if ((rc = mdb_txn_begin(s->ix.env, NULL, MDB_RDONLY, &it->txn)) != 0) {
@@ -385,8 +396,15 @@ int mn_view_count(mn_store *s, int view, const char *key, size_t key_len, uint64
 {
     mn_iter *it;
     mn_event_view ev;
-    int rc = mn_read_view(s, view, key, key_len, 0, UINT64_MAX, 0, 0, &it);
+    int rc;
     *count = 0;
+    if (view == MN_VIEW_ALL) {
+        mn_store_info si;
+        mn_store_info_get(s, &si);
+        *count = si.events;
+        return MN_OK;
+    }
+    rc = mn_read_view(s, view, key, key_len, 0, UINT64_MAX, 0, 0, &it);
     if (rc != MN_OK) return rc;
     while ((rc = mn_iter_next(it, &ev)) == 1) (*count)++;
     mn_iter_free(it);
@@ -395,12 +413,18 @@ int mn_view_count(mn_store *s, int view, const char *key, size_t key_len, uint64
 
 int mn_iter_next(mn_iter *it, mn_event_view *ev)
 {
+    int rc;
     if (!it || !ev) return error_set(MN_EINVAL, "no iterator");
     switch (it->kind) {
-    case IT_ALL: return next_all(it, ev);
-    case IT_VIEW: return next_view(it, ev);
-    default: return next_stream(it, ev);
+    case IT_ALL: rc = next_all(it, ev); break;
+    case IT_VIEW: rc = next_view(it, ev); break;
+    default: rc = next_stream(it, ev); break;
     }
+    if (rc == 1 && it->pos_ids) {
+        ev->entry_id.ms = ev->position;
+        ev->entry_id.seq = 0;
+    }
+    return rc;
 }
 
 int mn_stream_info_get(mn_store *s, const char *stream, size_t stream_len, mn_stream_info *out)
