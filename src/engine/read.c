@@ -281,6 +281,13 @@ static int next_stream(mn_iter *it, mn_event_view *view)
                              (unsigned long long)loc.pos);
         return rc;
     }
+    /* The record must be the one the index says: a damaged index must not
+     * serve another stream's event. */
+    if (e.stream_id != it->stream_id || (uint64_t)e.version != be64_get((uint8_t *)k.mv_data + 8))
+        return error_set(MN_ECORRUPT, "index entry for version %llu points at another event "
+                         "(position %llu): the index is damaged; run mnemo reindex",
+                         (unsigned long long)be64_get((uint8_t *)k.mv_data + 8),
+                         (unsigned long long)loc.pos);
     fill_view(view, &e, loc.pos);
     it->remaining--;
     return 1;
