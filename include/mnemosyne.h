@@ -353,6 +353,34 @@ int mn_read_stream_range(mn_store *store, const char *stream, size_t stream_len,
  * in $all until retention drops them. */
 int mn_read_all(mn_store *store, uint64_t from, uint64_t max_count, mn_iter **out);
 
+/* Virtual streams. Each is an index of global positions kept in the same
+ * transaction as the events, so it is exactly as current as the log:
+ *   MN_VIEW_CATEGORY     $ce-<category>: events of streams named "<category>-..."
+ *                        (the category is the name up to its first '-', or the
+ *                        whole name if it has none)
+ *   MN_VIEW_TYPE         $et-<type>: events of one type
+ *   MN_VIEW_CORRELATION  events whose metadata is a JSON object with the string
+ *                        member "correlation_id" equal to key (TRACE)
+ * Events of soft-deleted streams stay in views, as in $all. */
+enum mn_view {
+    MN_VIEW_ALL = 'a',         /* $all (key ignored): the log itself; no MN_READ_BACKWARD */
+    MN_VIEW_CATEGORY = 'c',
+    MN_VIEW_TYPE = 't',
+    MN_VIEW_CORRELATION = 'r',
+};
+
+#define MN_READ_BACKWARD 0x1     /* newest first */
+#define MN_READ_POSITION_IDS 0x2 /* report entry_id as {position, 0}: the ids the
+                                    Redis commands use for virtual streams */
+
+/* Reads a view's events whose positions are in [from, to], in position
+ * order (or reversed with MN_READ_BACKWARD), at most max_count (0 = all). */
+int mn_read_view(mn_store *store, int view, const char *key, size_t key_len, uint64_t from,
+                 uint64_t to, uint64_t max_count, int flags, mn_iter **out);
+
+/* Counts a view's events (MN_VIEW_ALL: every event of the retained log). */
+int mn_view_count(mn_store *store, int view, const char *key, size_t key_len, uint64_t *count);
+
 /* Advances: 1 and *ev filled, 0 at the end, or a negative error (MN_EIO,
  * MN_ECORRUPT). */
 int mn_iter_next(mn_iter *it, mn_event_view *ev);

@@ -99,6 +99,9 @@ static int apply_event(mn_store *s, MDB_txn *txn, const log_rec *r, state_cache 
      * a descent to the rightmost leaf, cheap enough. */
     if ((rc = mdb_put(txn, s->ix.events, &ek, &ev, 0)) != 0) return index_error(rc, "events put");
 
+    if ((rc = views_apply_event(s, txn, e.stream, e.stream_len, e.type, e.type_len, e.meta,
+                                e.meta_len, r->pos)) != MN_OK)
+        return rc;
     if (e.flags & EV_CLIENT_ID) {
         id_loc il = {e.stream_id, e.version, r->pos};
         MDB_val ik = {16, e.id}, iv = {sizeof il, &il};

@@ -19,7 +19,7 @@
 #include "engine/store.h"
 #include "util/error.h"
 
-enum { IT_STREAM = 1, IT_ALL = 2 };
+enum { IT_STREAM = 1, IT_ALL = 2, IT_VIEW = 3 };
 
 struct mn_iter {
     mn_store *s;            /* the store */
@@ -37,6 +37,11 @@ struct mn_iter {
     uint64_t pos;           /* $all: next position to look at */
     uint64_t end;           /* $all: visible end when the iterator started */
     int synced;             /* $all: pos is known to be a record boundary */
+    int view;               /* views: MN_VIEW_* */
+    char *key;              /* views: the full key (owned) */
+    size_t key_len;
+    uint64_t lo_pos, hi_pos;/* views (and a bounded $all): the position range */
+    int pos_ids;            /* report entry ids as {position, 0} */
     segment *seg;           /* pins the current view's bytes */
     uint64_t seg_end;       /* how far seg may be read without the log's lock */
 };
@@ -53,6 +58,7 @@ static mn_iter *iter_new(mn_store *s, int kind, uint64_t max_count)
     it->s = s;
     it->kind = kind;
     it->remaining = max_count ? max_count : UINT64_MAX;
+    it->hi_pos = UINT64_MAX;
     return it;
 }
 
@@ -62,6 +68,7 @@ void mn_iter_free(mn_iter *it)
     if (it->seg) seg_unref(it->seg);
     if (it->cur) mdb_cursor_close(it->cur);
     if (it->txn) mdb_txn_abort(it->txn);
+    free(it->key);
     free(it);
 }
 
@@ -274,6 +281,13 @@ static int next_stream(mn_iter *it, mn_event_view *view)
                              (unsigned long long)loc.pos);
         return rc;
     }
+    /* The record must be the one the index says: a damaged index must not
+     * serve another stream's event. */
+    if (e.stream_id != it->stream_id || (uint64_t)e.version != be64_get((uint8_t *)k.mv_data + 8))
+        return error_set(MN_ECORRUPT, "index entry for version %llu points at another event "
+                         "(position %llu): the index is damaged; run mnemo reindex",
+                         (unsigned long long)be64_get((uint8_t *)k.mv_data + 8),
+                         (unsigned long long)loc.pos);
     fill_view(view, &e, loc.pos);
     it->remaining--;
     return 1;
@@ -281,7 +295,7 @@ static int next_stream(mn_iter *it, mn_event_view *view)
 
 static int next_all(mn_iter *it, mn_event_view *view)
 {
-    while (it->remaining > 0 && it->pos < it->end) {
+    while (it->remaining > 0 && it->pos < it->end && it->pos <= it->hi_pos) {
         log_rec rec;
         ev_decoded e;
         uint64_t pos = it->pos;
@@ -313,10 +327,111 @@ static int next_all(mn_iter *it, mn_event_view *view)
     return 0;
 }
 
+int mn_read_view(mn_store *s, int view, const char *key, size_t key_len, uint64_t from,
+                 uint64_t to, uint64_t max_count, int flags, mn_iter **out)
+{
+    int rc;
+    *out = NULL;
+    if (view == MN_VIEW_ALL) {
+        if (flags & MN_READ_BACKWARD)
+            return error_set(MN_EINVAL, "$all cannot be read backward");
+        if ((rc = mn_read_all(s, from, max_count, out)) != MN_OK) return rc;
+        (*out)->hi_pos = to;
+        (*out)->pos_ids = (flags & MN_READ_POSITION_IDS) != 0;
+        return MN_OK;
+    }
+    if (view != MN_VIEW_CATEGORY && view != MN_VIEW_TYPE && view != MN_VIEW_CORRELATION)
+        return error_set(MN_EINVAL, "unknown view %d", view);
+    if (!key || key_len == 0 || key_len > 65535)
+        return error_set(MN_EINVAL, "a view key must be 1..65535 bytes");
+    mn_iter *it = iter_new(s, IT_VIEW, max_count);
+    if (!it || !(it->key = malloc(key_len))) {
+        mn_iter_free(it);
+        return error_set(MN_ENOMEM, "out of memory");
+    }
+    memcpy(it->key, key, key_len);
+    it->key_len = key_len;
+    it->view = view;
+    it->backward = (flags & MN_READ_BACKWARD) != 0;
+    it->pos_ids = (flags & MN_READ_POSITION_IDS) != 0;
+    it->lo_pos = from;
+    it->hi_pos = to;
+    if ((rc = mdb_txn_begin(s->ix.env, NULL, MDB_RDONLY, &it->txn)) != 0) {
+        it->txn = NULL;
+        rc = index_error(rc, "begin read");
+        goto fail;
+    }
+    if ((rc = mdb_cursor_open(it->txn, s->ix.views, &it->cur)) != 0) {
+        rc = index_error(rc, "cursor");
+        goto fail;
+    }
+    if (from > to) it->remaining = 0;
+    *out = it;
+    return MN_OK;
+fail:
+    mn_iter_free(it);
+    return rc;
+}
+
+static int next_view(mn_iter *it, mn_event_view *view)
+{
+    while (it->remaining > 0) {
+        uint64_t pos;
+        int ok = it->started ? view_step(it->cur, it->view, it->key, it->key_len, it->backward, &pos)
+                             : view_seek(it->cur, it->view, it->key, it->key_len,
+                                         it->backward ? it->hi_pos : it->lo_pos, it->backward, &pos);
+        it->started = 1;
+        if (!ok || (it->backward ? pos < it->lo_pos : pos > it->hi_pos)) {
+            it->remaining = 0;
+            return 0;
+        }
+        if (pos < atomic_load(&it->s->log->first)) continue; /* dropped by retention */
+        log_rec rec;
+        ev_decoded e;
+        int rc = load_event(it, pos, &rec, &e);
+        if (rc < 0) return rc;
+        if (rc == NOT_EVENT) continue;
+        fill_view(view, &e, pos);
+        if (!view_matches(it->view, it->key, it->key_len, view)) continue;
+        it->remaining--;
+        return 1;
+    }
+    return 0;
+}
+
+int mn_view_count(mn_store *s, int view, const char *key, size_t key_len, uint64_t *count)
+{
+    mn_iter *it;
+    mn_event_view ev;
+    int rc;
+    *count = 0;
+    if (view == MN_VIEW_ALL) {
+        mn_store_info si;
+        mn_store_info_get(s, &si);
+        *count = si.events;
+        return MN_OK;
+    }
+    rc = mn_read_view(s, view, key, key_len, 0, UINT64_MAX, 0, 0, &it);
+    if (rc != MN_OK) return rc;
+    while ((rc = mn_iter_next(it, &ev)) == 1) (*count)++;
+    mn_iter_free(it);
+    return rc < 0 ? rc : MN_OK;
+}
+
 int mn_iter_next(mn_iter *it, mn_event_view *ev)
 {
+    int rc;
     if (!it || !ev) return error_set(MN_EINVAL, "no iterator");
-    return it->kind == IT_ALL ? next_all(it, ev) : next_stream(it, ev);
+    switch (it->kind) {
+    case IT_ALL: rc = next_all(it, ev); break;
+    case IT_VIEW: rc = next_view(it, ev); break;
+    default: rc = next_stream(it, ev); break;
+    }
+    if (rc == 1 && it->pos_ids) {
+        ev->entry_id.ms = ev->position;
+        ev->entry_id.seq = 0;
+    }
+    return rc;
 }
 
 int mn_stream_info_get(mn_store *s, const char *stream, size_t stream_len, mn_stream_info *out)

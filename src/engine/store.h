@@ -148,6 +148,16 @@ int stream_seek(mn_store *s, MDB_txn *txn, uint64_t stream_id, uint64_t v, uint6
 int stream_lower_bound(mn_store *s, MDB_txn *txn, const stream_state *st, mn_entry_id target,
                        uint64_t *version, event_loc *loc);
 
+/* views.c: the virtual streams' index. */
+int views_apply_event(mn_store *s, MDB_txn *txn, const char *stream, size_t stream_len,
+                      const char *type, size_t type_len, const void *meta, size_t meta_len,
+                      uint64_t pos);
+size_t view_category_len(const char *stream, size_t len);
+int view_matches(int view, const char *key, size_t len, const mn_event_view *e);
+int view_seek(MDB_cursor *cur, int view, const char *key, size_t len, uint64_t pos, int backward,
+              uint64_t *found);
+int view_step(MDB_cursor *cur, int view, const char *key, size_t len, int backward, uint64_t *found);
+
 /* wait.c: after the writer publishes a new end. */
 void wait_advance(mn_store *s, uint64_t end);
 

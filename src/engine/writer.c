@@ -124,20 +124,31 @@ static void commit_batch(mn_store *s, request *list)
     }
 
     /* 4. publish */
+    s->log->batch_first = NULL; /* committed: no longer undoable */
     log_publish(s->log, end);
     wait_advance(s, end);
     return;
 
 index_failed:
-    /* The log has the batch (and, under ALWAYS, durably): a restart replays
-     * it into the index. This process cannot serve it consistently, so it
-     * stops taking writes. */
+    /* The index could not record a batch the log holds (disk full under
+     * LMDB, say). Nothing was acknowledged or published yet: take the
+     * batch back out of the log, and the requests fail cleanly. Only if
+     * that truncation fails does the store latch read-only. */
     snprintf(msg, sizeof msg, "%s", mn_errmsg());
-    s->log->failed = 1;
-    snprintf(s->log->failed_why, sizeof s->log->failed_why,
-             "index update failed after the log write (%.400s); restart to recover", msg);
-    fail_staged(list, MN_EREADONLY, s->log->failed_why, 1);
     if (txn) mdb_txn_abort(txn);
+    txn = NULL;
+    if (log_batch_undo(s->log) == MN_OK) {
+        fail_staged(list, rc == MN_ENOSPC ? MN_ENOSPC : MN_EIO, msg, 1);
+    } else {
+        fail_staged(list, MN_EREADONLY, s->log->failed_why, 1);
+    }
+    {
+        MDB_txn *rt;
+        if (mdb_txn_begin(s->ix.env, NULL, MDB_RDONLY, &rt) == 0) {
+            store_load_counters(s, rt);
+            mdb_txn_abort(rt);
+        }
+    }
     return;
 abort:
     log_batch_abort(s->log);

@@ -657,6 +657,19 @@ void process_command(client *c)
         reject(c, cmd, "Command not allowed inside a transaction");
         return;
     }
+    if ((f & CMD_WRITE) && cmd->def->first_key > 0 && c->argc > cmd->def->first_key) {
+        /* Names starting with '$' are the virtual streams' ($all, $ce-...,
+         * $et-...): views over the log that no command writes. */
+        int last = cmd->def->last_key < 0 ? c->argc - 1 : cmd->def->last_key;
+        int step = cmd->def->key_step > 0 ? cmd->def->key_step : 1;
+        for (int k = cmd->def->first_key; k <= last && k < c->argc; k += step) {
+            if (c->argvlen[k] > 0 && c->argv[k][0] == '$') {
+                reject(c, cmd, "-ERR names starting with '$' are reserved for the virtual "
+                               "streams ($all, $ce-<category>, $et-<type>), which are read-only");
+                return;
+            }
+        }
+    }
     if (c->resp == 2 && (c->flags & CLIENT_PUBSUB) && !(f & CMD_SUBSCRIBED_OK)) {
         snprintf(msg, sizeof(msg),
                  "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "

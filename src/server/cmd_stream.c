@@ -411,8 +411,8 @@ static void xrange_generic(client *c, int rev)
         reply_array(c, 0);
         return;
     }
-    int rc = mn_read_stream_range(server.store, c->argv[1], c->argvlen[1], start, end,
-                                  count < 0 ? 0 : (uint64_t)count, rev, &it);
+    int rc = stream_open_range(c->argv[1], c->argvlen[1], start, end,
+                               count < 0 ? 0 : (uint64_t)count, rev, &it);
     if (rc == MN_ENOTFOUND || rc == MN_EDELETED) {
         reply_array(c, 0);
     } else if (rc != MN_OK) {
@@ -435,7 +435,10 @@ static void cmd_xrevrange(client *c) { xrange_generic(c, 1); }
 static void cmd_xlen(client *c)
 {
     mn_stream_info info;
-    if (!stream_lookup(c->argv[1], c->argvlen[1], &info))
+    uint64_t n;
+    if (stream_virtual_len(c->argv[1], c->argvlen[1], &n))
+        reply_long(c, (long long)n);
+    else if (!stream_lookup(c->argv[1], c->argvlen[1], &info))
         reply_long(c, 0);
     else
         reply_long(c, (long long)info.length);
@@ -599,7 +602,7 @@ static mn_iter *xread_open(client *c, const xread_state *st, int i, mn_event_vie
     mn_iter *it = NULL;
     if (len == 0 || len > MN_MAX_STREAM_NAME || stream_id_incr(&start) < 0)
         return NULL;
-    int rc = mn_read_stream_range(server.store, key, len, start, ID_MAX, st->count, 0, &it);
+    int rc = stream_open_range(key, len, start, ID_MAX, st->count, 0, &it);
     if (rc != MN_OK)
         return NULL;
     rc = mn_iter_next(it, ev);
@@ -749,8 +752,14 @@ static void cmd_xread(client *c)
         int ka = streams_arg + i, ia = streams_arg + nstreams + i;
         const char *arg = c->argv[ia];
         mn_stream_info info;
-        int exists = stream_lookup(c->argv[ka], c->argvlen[ka], &info);
-        if (strcmp(arg, "$") == 0) {
+        int view;
+        const char *vk;
+        size_t vl;
+        int virt = stream_virtual(c->argv[ka], c->argvlen[ka], &view, &vk, &vl);
+        int exists = !virt && stream_lookup(c->argv[ka], c->argvlen[ka], &info);
+        if (virt && (strcmp(arg, "$") == 0 || strcmp(arg, "+") == 0)) {
+            st->ids[i] = stream_virtual_last_id();
+        } else if (strcmp(arg, "$") == 0) {
             st->ids[i] = exists ? info.last_id : (mn_entry_id){0, 0};
         } else if (strcmp(arg, "+") == 0) {
             st->ids[i] = exists ? last_entry_floor(c->argv[ka], c->argvlen[ka], &info)

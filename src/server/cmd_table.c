@@ -21,6 +21,7 @@ static const cmd_def *const families[] = {
     conn_commands, admin_commands, keys_commands, pubsub_commands, multi_commands,
     stream_commands, /* <- the stream / consumer-group commands (cmd_stream.c) */
     group_commands,  /* <- the consumer-group commands and XINFO (cmd_group.c) */
+    es_commands,     /* the event store commands and TRACE (cmd_es.c) */
 };
 
 static command *make_command(const cmd_def *d, command *parent)

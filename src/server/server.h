@@ -121,6 +121,7 @@ extern const cmd_def keys_commands[];   /* cmd_keys.c */
 extern const cmd_def pubsub_commands[]; /* cmd_pubsub.c */
 extern const cmd_def multi_commands[];  /* cmd_multi.c */
 extern const cmd_def stream_commands[]; /* cmd_stream.c: the stream/group commands (lead) */
+extern const cmd_def es_commands[];     /* cmd_es.c: ES.* and TRACE */
 extern const cmd_def group_commands[];  /* cmd_group.c: XGROUP XREADGROUP XACK XPENDING XCLAIM
                                            XAUTOCLAIM XINFO */
 

@@ -521,3 +521,65 @@ int stream_op_async(client *c, const mn_op *op, stream_op_reply_fn *reply, void 
     }
     return 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* Virtual streams                                                      */
+/* ------------------------------------------------------------------ */
+
+int stream_virtual(const char *key, size_t len, int *view, const char **vkey, size_t *vlen)
+{
+    if (len == 4 && memcmp(key, "$all", 4) == 0) {
+        *view = MN_VIEW_ALL;
+        *vkey = NULL;
+        *vlen = 0;
+        return 1;
+    }
+    if (len > 4 && (memcmp(key, "$ce-", 4) == 0 || memcmp(key, "$et-", 4) == 0)) {
+        *view = key[1] == 'c' ? MN_VIEW_CATEGORY : MN_VIEW_TYPE;
+        *vkey = key + 4;
+        *vlen = len - 4;
+        return 1;
+    }
+    return 0;
+}
+
+int stream_name_reserved(const char *key, size_t len) { return len > 0 && key[0] == '$'; }
+
+int stream_open_range(const char *key, size_t len, mn_entry_id start, mn_entry_id end,
+                      uint64_t count, int backward, mn_iter **it)
+{
+    int view;
+    const char *vkey;
+    size_t vlen;
+    if (!stream_virtual(key, len, &view, &vkey, &vlen))
+        return mn_read_stream_range(server.store, key, len, start, end, count, backward, it);
+    /* A virtual stream's entry id is <position>-0: an id with a sequence
+     * above 0 lies after that position. */
+    uint64_t from = start.ms + (start.seq > 0 && start.ms != UINT64_MAX ? 1 : 0);
+    if (start.seq > 0 && start.ms == UINT64_MAX) {
+        *it = NULL;
+        return MN_ENOTFOUND;
+    }
+    return mn_read_view(server.store, view, vkey, vlen, from, end.ms, count,
+                        MN_READ_POSITION_IDS | (backward ? MN_READ_BACKWARD : 0), it);
+}
+
+int stream_virtual_len(const char *key, size_t len, uint64_t *n)
+{
+    int view;
+    const char *vkey;
+    size_t vlen;
+    if (!stream_virtual(key, len, &view, &vkey, &vlen))
+        return 0;
+    if (mn_view_count(server.store, view, vkey, vlen, n) != MN_OK)
+        *n = 0;
+    return 1;
+}
+
+mn_entry_id stream_virtual_last_id(void)
+{
+    mn_store_info si;
+    mn_store_info_get(server.store, &si);
+    mn_entry_id id = {si.end_position ? si.end_position - 1 : 0, 0};
+    return id;
+}

@@ -168,4 +168,22 @@ int stream_op_async(client *c, const mn_op *op, stream_op_reply_fn *reply, void 
  * replied, reply is never called, and d is still the caller's. */
 int stream_op_submit(deferred *d, const mn_op *op, stream_op_reply_fn *reply, void *ud);
 
+/* ---- virtual streams: $all, $ce-<category>, $et-<type> ----
+ * Read-only views over the log (the engine's mn_read_view). Their entry
+ * ids are <global position>-0, so XRANGE/XREAD ids and ES positions are the
+ * same numbers. Every name starting with '$' is reserved: writes to it are
+ * refused. */
+
+/* 1 if key names a virtual stream (and which view, with its key). */
+int stream_virtual(const char *key, size_t len, int *view, const char **vkey, size_t *vlen);
+/* 1 if key is reserved for virtual streams (starts with '$'). */
+int stream_name_reserved(const char *key, size_t len);
+/* Opens a read of key (real or virtual) over the entry-id range [start, end]. */
+int stream_open_range(const char *key, size_t len, mn_entry_id start, mn_entry_id end,
+                      uint64_t count, int backward, mn_iter **it);
+/* For a virtual stream: 1 and its length in *n; 0 if key is not virtual. */
+int stream_virtual_len(const char *key, size_t len, uint64_t *n);
+/* The id '$' means for a virtual stream: just below the next position. */
+mn_entry_id stream_virtual_last_id(void);
+
 #endif

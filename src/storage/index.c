@@ -49,6 +49,23 @@ int index_open(index_env *ix, const char *dir, uint64_t map_size, int read_only)
         rc = index_error(rc, path);
         goto fail;
     }
+    {
+        /* A data file shorter than the pages its meta page claims would make
+         * the first access past its end a SIGBUS (the file is mapped): call
+         * it damaged, and the store rebuilds it from the log. */
+        MDB_envinfo info;
+        MDB_stat st;
+        struct stat fst;
+        char data[4200];
+        snprintf(data, sizeof data, "%s/data.mdb", path);
+        if (mdb_env_info(ix->env, &info) == 0 && mdb_env_stat(ix->env, &st) == 0 &&
+            stat(data, &fst) == 0 &&
+            (uint64_t)fst.st_size < ((uint64_t)info.me_last_pgno + 1) * st.ms_psize) {
+            rc = error_set(MN_ECORRUPT, "index: %s is shorter (%lld bytes) than its pages",
+                           data, (long long)fst.st_size);
+            goto fail;
+        }
+    }
     if ((rc = mdb_txn_begin(ix->env, NULL, read_only ? MDB_RDONLY : 0, &txn)) != 0) {
         rc = index_error(rc, "begin");
         goto fail;
@@ -61,7 +78,8 @@ int index_open(index_env *ix, const char *dir, uint64_t map_size, int read_only)
         (rc = mdb_dbi_open(txn, "ids", dflags, &ix->ids)) != 0 ||
         (rc = mdb_dbi_open(txn, "groups", dflags, &ix->groups)) != 0 ||
         (rc = mdb_dbi_open(txn, "consumers", dflags, &ix->consumers)) != 0 ||
-        (rc = mdb_dbi_open(txn, "pel", dflags, &ix->pel)) != 0) {
+        (rc = mdb_dbi_open(txn, "pel", dflags, &ix->pel)) != 0 ||
+        (rc = mdb_dbi_open(txn, "views", dflags, &ix->views)) != 0) {
         rc = index_error(rc, "open databases");
         goto fail;
     }

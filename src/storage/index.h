@@ -16,6 +16,9 @@
  *   groups   be64 stream_id ‖ group name → group_state (engine/store.h)
  *   consumers be64 group_id ‖ consumer name → consumer_state
  *   pel      be64 group_id ‖ be64 ms ‖ be64 seq → pel_entry ‖ consumer name
+ *   views    view ‖ be16 len ‖ key ‖ be64 position → (empty): the virtual
+ *            streams $ce-<category> ('c'), $et-<type> ('t') and the
+ *            correlation index for TRACE ('r')
  *
  * Why LMDB: readers never block the writer nor each other (MVCC), lookups are
  * memory-mapped B+tree descents, and a crash of the process cannot tear it.
@@ -39,6 +42,7 @@ typedef struct index_env {
     MDB_dbi groups;
     MDB_dbi consumers;
     MDB_dbi pel;
+    MDB_dbi views;
     int read_only;     /* opened MDB_RDONLY */
 } index_env;
 

@@ -233,7 +233,10 @@ int log_recover(struct log *l, uint64_t from, int repair, int check_only, log_gr
             int st = rec_check(s->map + off, s->size - off, pos, l->opts.max_record, &h);
             if (st != REC_OK) {
                 uint64_t later_events = 0;
-                int later = !last || valid_record_after(l, s, pos, &later_events);
+                /* Always scan the rest of the segment: it says whether this
+                 * is a torn tail, and counts what a repair would drop. */
+                int found_after = valid_record_after(l, s, pos, &later_events);
+                int later = !last || found_after;
                 if (!later && !check_only) goto torn;
                 if (bad_pos) *bad_pos = pos;
                 if (!repair || check_only) {
@@ -412,6 +415,30 @@ static int latch(struct log *l, const char *what, int err)
 
 static int errno_code(int neg) { return neg == -ENOSPC || neg == -EDQUOT ? MN_ENOSPC : MN_EIO; }
 
+/* Takes back the bytes of the last batch written (rule 5), e.g. when the
+ * index could not record it: drops segments the batch created, truncates
+ * the one it began in, syncs. Latches read-only if that fails. */
+static int undo_batch(struct log *l, size_t nsegs_before, segment *first, uint64_t first_size)
+{
+    int rc = MN_OK;
+    if (l->nsegs > nsegs_before) drop_segments_after(l, nsegs_before - 1);
+    int e = io_ftruncate(first->fd, first_size);
+    if (e == 0) e = io_fdatasync(first->fd);
+    if (e < 0) rc = latch(l, "truncating back a batch that could not be completed", -e);
+    first->size = first_size;
+    l->end = first->base + first_size;
+    if (atomic_load(&l->durable) > l->end) atomic_store(&l->durable, l->end);
+    return rc;
+}
+
+int log_batch_undo(struct log *l)
+{
+    if (!l->batch_first) return MN_OK;
+    int rc = undo_batch(l, l->batch_nsegs, l->batch_first, l->batch_first_size);
+    l->batch_first = NULL;
+    return rc;
+}
+
 int log_batch_write(struct log *l, int sync)
 {
     int rc = MN_OK;
@@ -419,6 +446,7 @@ int log_batch_write(struct log *l, int sync)
     segment *first = active(l);
     uint64_t first_size = first->size;
     uint64_t off = 0;
+    l->batch_first = NULL;
 
     if (l->failed) {
         rc = error_set(MN_EREADONLY, "%s", l->failed_why);
@@ -474,22 +502,19 @@ int log_batch_write(struct log *l, int sync)
         }
         atomic_store(&l->durable, l->end);
     }
+    /* Until the caller publishes, the batch can still be taken back. */
+    l->batch_first = first;
+    l->batch_nsegs = nsegs_before;
+    l->batch_first_size = first_size;
     log_batch_abort(l);
     return MN_OK;
 
 undo:
     /* Rule 5: leave nothing of this batch in the files. */
-    if (l->nsegs > nsegs_before) drop_segments_after(l, nsegs_before - 1);
     {
-        int e = io_ftruncate(first->fd, first_size);
-        if (e < 0) {
-            char msg[256];
-            snprintf(msg, sizeof msg, "%s", mn_errmsg());
-            latch(l, "truncating back after a failed write", -e);
-            error_set(rc, "%s", msg);
-        }
-        first->size = first_size;
-        l->end = first->base + first_size;
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", mn_errmsg());
+        if (undo_batch(l, nsegs_before, first, first_size) != MN_OK) error_set(rc, "%s", msg);
     }
 fail:
     log_batch_abort(l);

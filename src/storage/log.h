@@ -64,6 +64,10 @@ struct log {
     uint64_t staged_seg_base;     /* base of the segment the next reservation lands in */
     log_roll *rolls;              /* planned rolls, in order */
     size_t nrolls, rolls_cap;
+    /* the last batch written, until published (log_batch_undo) */
+    segment *batch_first;         /* the segment it began in; NULL: nothing to undo */
+    size_t batch_nsegs;           /* segments before it */
+    uint64_t batch_first_size;    /* the size of batch_first before it */
 };
 
 /* Opens DIR/log (creating it and a first segment if there is none and not
@@ -116,6 +120,10 @@ int log_batch_pending(const struct log *l);
 int log_batch_write(struct log *l, int sync);
 /* Drops the staged batch. */
 void log_batch_abort(struct log *l);
+/* Takes back the batch log_batch_write wrote last (before it is published):
+ * truncates it away and syncs. For when the index cannot record it. MN_OK,
+ * or MN_EREADONLY (latched) if the truncation failed. */
+int log_batch_undo(struct log *l);
 
 /* fdatasyncs the active segment if anything is unsynced. MN_OK or MN_EIO
  * (and the log latches read-only). */

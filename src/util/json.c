@@ -17,6 +17,7 @@
 #include "util/json.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #define JSON_MAX_DEPTH 512
 
@@ -337,4 +338,76 @@ void json_append_string(buf *b, const void *data, size_t n)
     if (i > run)
         buf_append(b, p + run, i - run);
     buf_append_byte(b, '"');
+}
+
+/* ---- reading one top-level string field ---- */
+
+/* End of the string literal starting at p[i] == '"' (index after the closing
+ * quote), or 0 if unterminated. Sets *escaped if it holds a backslash. */
+static size_t string_end(const unsigned char *p, size_t n, size_t i, int *escaped)
+{
+    *escaped = 0;
+    for (i++; i < n; i++) {
+        if (p[i] == '\\') {
+            *escaped = 1;
+            i++;
+        } else if (p[i] == '"') {
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+/* Index after the JSON value starting at p[i] (valid input assumed). */
+static size_t value_end(const unsigned char *p, size_t n, size_t i)
+{
+    int depth = 0, esc;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c == '"') {
+            size_t e = string_end(p, n, i, &esc);
+            if (!e) return n;
+            i = e;
+            if (depth == 0) return i;
+            continue;
+        }
+        if (c == '{' || c == '[') depth++;
+        else if (c == '}' || c == ']') {
+            if (depth == 0) return i; /* end of the enclosing container */
+            if (--depth == 0) return i + 1;
+        } else if (depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+            return i;
+        }
+        i++;
+    }
+    return i;
+}
+
+int json_get_string(const void *data, size_t n, const char *key, const char **val, size_t *len)
+{
+    const unsigned char *p = data;
+    size_t klen = strlen(key), i;
+    int esc;
+    if (!p || !json_is_object(p, n)) return 0;
+    i = skip_ws(p, n, 0) + 1; /* after '{' */
+    for (;;) {
+        i = skip_ws(p, n, i);
+        if (i >= n || p[i] != '"') return 0;
+        size_t ks = i + 1, ke = string_end(p, n, i, &esc);
+        if (!ke) return 0;
+        int match = !esc && ke - 1 - ks == klen && memcmp(p + ks, key, klen) == 0;
+        i = skip_ws(p, n, ke);
+        if (i >= n || p[i] != ':') return 0;
+        i = skip_ws(p, n, i + 1);
+        if (match && i < n && p[i] == '"') {
+            size_t ve = string_end(p, n, i, &esc);
+            if (!ve || esc) return 0; /* escaped ids are not looked up */
+            *val = (const char *)p + i + 1;
+            *len = ve - i - 2;
+            return 1;
+        }
+        i = skip_ws(p, n, value_end(p, n, i));
+        if (i >= n || p[i] != ',') return 0;
+        i++;
+    }
 }

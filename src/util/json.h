@@ -25,6 +25,11 @@ int json_is_valid(const void *p, size_t n);
 /* 1 if p[0..n) is valid JSON whose top level is an object. */
 int json_is_object(const void *p, size_t n);
 
+/* If p[0..n) is a JSON object with a top-level member `key` whose value is a
+ * string without escape sequences, points val and len at its characters and
+ * returns 1; else 0. (For ids in metadata: correlation_id, causation_id.) */
+int json_get_string(const void *p, size_t n, const char *key, const char **val, size_t *len);
+
 /* Appends p[0..n) as a JSON string literal, quotes included. Bytes that are
  * not valid UTF-8 are written as \u00XX of the byte (so the output is always
  * valid JSON). */
