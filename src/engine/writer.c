@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "engine/store.h"
@@ -37,6 +38,13 @@
 
 /* How often housekeeping (retention) runs when the writer is idle. */
 #define INDEX_SYNC_MS 2000u
+
+/* 1 if the filesystem of dir has (almost) no space left for us. */
+static int disk_nearly_full(const char *dir)
+{
+    struct statvfs v;
+    return statvfs(dir, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < (1u << 20);
+}
 
 static void complete(request *list)
 {
@@ -137,6 +145,11 @@ index_failed:
     snprintf(msg, sizeof msg, "%s", mn_errmsg());
     if (txn) mdb_txn_abort(txn);
     txn = NULL;
+    if (rc != MN_ENOSPC && disk_nearly_full(s->dir)) {
+        /* LMDB reports a short write on a full disk as EIO. */
+        rc = MN_ENOSPC;
+        snprintf(msg, sizeof msg, "No space left on device (the index could not be written)");
+    }
     if (log_batch_undo(s->log) == MN_OK) {
         fail_staged(list, rc == MN_ENOSPC ? MN_ENOSPC : MN_EIO, msg, 1);
     } else {

@@ -113,7 +113,6 @@ def restart_and_verify(srv, acked, stream="s"):
     assert chk.returncode == 0, "mnemo check: %s%s" % (chk.stdout, chk.stderr)
 
 
-@pytest.mark.xfail(strict=True, reason=INDEX_BUG)
 def test_disk_full_index_enospc(small_fs, tmp_path):
     """Once the log is full, small appends to new streams still fit in the
     log's last page but need new index pages: each must either succeed or

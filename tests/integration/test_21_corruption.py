@@ -196,9 +196,6 @@ def test_repair_reports_dropped_count_last_segment(store):
     assert got == want, "--repair reported %d events dropped, %d were" % (got, want)
 
 
-@pytest.mark.xfail(strict=True, reason="log_recover: for damage in a sealed (not the last) segment "
-                   "the events after it in that segment are not counted in dropped_events "
-                   "(`later = !last || valid_record_after(...)` skips the count)")
 def test_repair_reports_dropped_count_sealed_segment(store):
     server, acked = store
     want, got = repair_dropped(server, 0)
