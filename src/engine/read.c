@@ -269,6 +269,13 @@ static int next_stream(mn_iter *it, mn_event_view *view)
         if (rc != 0 || be64_get(k.mv_data) != it->stream_id) return 0;
     }
     event_loc loc = loc_of(&d);
+    /* Retention dropped the segment this event was in: it is gone from the
+     * stream, as it is from $all. Skip to the first retained one. */
+    while (loc.pos < atomic_load(&it->s->log->first)) {
+        rc = mdb_cursor_get(it->cur, &k, &d, it->backward ? MDB_PREV : MDB_NEXT);
+        if (rc != 0 || be64_get(k.mv_data) != it->stream_id) return 0;
+        loc = loc_of(&d);
+    }
     if (it->ranged) {
         mn_entry_id id = {loc.ms, loc.seq};
         if (it->backward ? id_cmp(id, it->lo) < 0 : id_cmp(id, it->hi) > 0) return 0;

@@ -113,6 +113,8 @@ static struct harness_state {
 #define ASSERT_NE_U64(a, b) HARNESS_CMP_U("ASSERT_NE_U64", #a, #b, a, !=, b)
 #define ASSERT_LT_U64(a, b) HARNESS_CMP_U("ASSERT_LT_U64", #a, #b, a, <, b)
 #define ASSERT_LE_U64(a, b) HARNESS_CMP_U("ASSERT_LE_U64", #a, #b, a, <=, b)
+#define ASSERT_GT_U64(a, b) HARNESS_CMP_U("ASSERT_GT_U64", #a, #b, a, >, b)
+#define ASSERT_GE_U64(a, b) HARNESS_CMP_U("ASSERT_GE_U64", #a, #b, a, >=, b)
 #define HARNESS_CMP_U(name, sa, sb, a, op, b)                                            \
     do {                                                                                 \
         uint64_t harness_a_ = (uint64_t)(a), harness_b_ = (uint64_t)(b);                 \

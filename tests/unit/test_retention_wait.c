@@ -1,0 +1,188 @@
+/*
+ * test_retention_wait.c — retention by size and by age drops whole oldest
+ * segments (never the active one) and reads skip what it dropped; mn_wait
+ * and the notify hook wake when new events become readable.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static mn_options small_opts(void)
+{
+    mn_options o;
+    mn_options_init(&o);
+    o.fsync_policy = MN_FSYNC_NEVER;
+    o.segment_size = 4096;
+    o.index_map_size = 64u << 20;
+    return o;
+}
+
+static void append_n(mn_store *st, const char *stream, int n, int from)
+{
+    char data[256];
+    for (int i = 0; i < n; i++) {
+        mn_event e;
+        memset(&e, 0, sizeof e);
+        e.type = "Tick";
+        e.type_len = 4;
+        int len = snprintf(data, sizeof data, "{\"i\":%d,\"pad\":\"%0200d\"}", from + i, 0);
+        e.data = data;
+        e.data_len = (size_t)len;
+        ASSERT_OK(mn_append_one(st, stream, strlen(stream), MN_EXPECT_ANY, &e, 1, NULL, NULL));
+    }
+}
+
+/* Versions readable in stream order. */
+static int read_versions(mn_store *st, const char *stream, int64_t *out, int cap)
+{
+    mn_iter *it;
+    mn_event_view ev;
+    int n = 0, rc;
+    ASSERT_OK(mn_read_stream(st, stream, strlen(stream), 0, 0, 0, &it));
+    while ((rc = mn_iter_next(it, &ev)) == 1 && n < cap) out[n++] = ev.version;
+    ASSERT_EQ(rc < 0 ? rc : 0, 0);
+    mn_iter_free(it);
+    return n;
+}
+
+TEST(retention_by_size)
+{
+    char dir[512];
+    mn_options o = small_opts();
+    o.retention_bytes = 16 * 1024;
+    mn_store *st = NULL;
+    harness_tmpdir(dir, sizeof dir);
+    ASSERT_OK(mn_open(dir, &o, &st));
+    append_n(st, "s", 200, 0); /* ~60 KiB: ~15 segments */
+    mn_store_info before;
+    mn_store_info_get(st, &before);
+    ASSERT_GT(before.segments, 8);
+    /* housekeeping runs every 2 s, after a batch */
+    sleep(3);
+    append_n(st, "s", 1, 200);
+    mn_store_info after;
+    mn_store_info_get(st, &after);
+    ASSERT_LT(after.segments, before.segments);
+    ASSERT_LE_U64(after.log_bytes, 16 * 1024 + 2 * 4096);
+    ASSERT_GT_U64(after.first_position, 32);
+
+    /* $all starts at the first retained event; the stream read skips the
+     * dropped ones and returns the retained versions in order, up to 200 */
+    int64_t v[256];
+    int n = read_versions(st, "s", v, 256);
+    ASSERT_GT(n, 0);
+    ASSERT_LT(n, 201);
+    for (int i = 1; i < n; i++) ASSERT_EQ(v[i], v[i - 1] + 1);
+    ASSERT_EQ(v[n - 1], 200);
+    mn_iter *it;
+    mn_event_view ev;
+    ASSERT_OK(mn_read_all(st, 0, 1, &it));
+    ASSERT_EQ(mn_iter_next(it, &ev), 1);
+    ASSERT_EQ_U64(ev.position, after.first_position);
+    ASSERT_EQ(ev.version, v[0]);
+    mn_iter_free(it);
+
+    /* the same after a reopen */
+    mn_close(st);
+    ASSERT_OK(mn_open(dir, &o, &st));
+    int64_t w[256];
+    ASSERT_EQ(read_versions(st, "s", w, 256), n);
+    ASSERT_MEM_EQ(v, w, (size_t)n * sizeof *v);
+    mn_close(st);
+    mn_check_report rep;
+    ASSERT_OK(mn_check(dir, &rep));
+    ASSERT_EQ(rep.ok, 1);
+    harness_rmrf(dir);
+}
+
+TEST(retention_by_age)
+{
+    char dir[512];
+    mn_options o = small_opts();
+    o.retention_ms = 1000;
+    mn_store *st = NULL;
+    harness_tmpdir(dir, sizeof dir);
+    ASSERT_OK(mn_open(dir, &o, &st));
+    append_n(st, "old", 60, 0);
+    sleep(3); /* older than 1 s, and a housekeeping pass due */
+    append_n(st, "new", 1, 0);
+    mn_store_info si;
+    mn_store_info_get(st, &si);
+    ASSERT_LE_U64(si.segments, 2); /* only the active one (and maybe the one before) */
+    int64_t v[64];
+    int n = read_versions(st, "new", v, 64);
+    ASSERT_EQ(n, 1);
+    mn_close(st);
+    harness_rmrf(dir);
+}
+
+typedef struct waiter_arg {
+    mn_store *st;
+    uint64_t after;
+    int rc;
+    atomic_int done;
+} waiter_arg;
+
+static void *wait_thread(void *p)
+{
+    waiter_arg *w = p;
+    w->rc = mn_wait(w->st, w->after, 5000);
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+static atomic_ulong notified;
+
+static void on_notify(void *ud, uint64_t end)
+{
+    (void)ud;
+    atomic_store(&notified, end);
+}
+
+TEST(wait_and_notify)
+{
+    char dir[512];
+    mn_options o = small_opts();
+    mn_store *st = NULL;
+    harness_tmpdir(dir, sizeof dir);
+    ASSERT_OK(mn_open(dir, &o, &st));
+    mn_set_notify(st, on_notify, NULL);
+    mn_store_info si;
+    mn_store_info_get(st, &si);
+
+    /* nothing new: a zero timeout answers at once, a short one times out */
+    ASSERT_EQ(mn_wait(st, si.end_position, 0), MN_ETIMEOUT);
+    ASSERT_EQ(mn_wait(st, si.end_position, 50), MN_ETIMEOUT);
+    /* something already there: no wait */
+    append_n(st, "w", 1, 0);
+    ASSERT_OK(mn_wait(st, si.end_position, 0));
+    ASSERT_GT_U64(atomic_load(&notified), si.end_position);
+
+    /* a blocked waiter wakes when another thread appends */
+    mn_store_info_get(st, &si);
+    waiter_arg w = {st, si.end_position, -1, 0};
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, wait_thread, &w), 0);
+    usleep(100 * 1000);
+    ASSERT_EQ(atomic_load(&w.done), 0);
+    append_n(st, "w", 1, 1);
+    pthread_join(t, NULL);
+    ASSERT_EQ(w.rc, MN_OK);
+    mn_store_info after;
+    mn_store_info_get(st, &after);
+    ASSERT_EQ_U64(atomic_load(&notified), after.end_position);
+    mn_set_notify(st, NULL, NULL);
+    mn_close(st);
+    harness_rmrf(dir);
+}
+
+int main(int argc, char **argv)
+{
+    harness_init(argc, argv);
+    RUN(retention_by_size);
+    RUN(retention_by_age);
+    RUN(wait_and_notify);
+    return harness_summary();
+}
