@@ -1,14 +1,18 @@
 #!/usr/bin/python3
-"""report.py — turns the raw samples of bench/run-foundation.sh into markdown.
+"""report.py — turns the raw samples of the benchmarks into markdown.
 
-    report.py SAMPLES.tsv META.txt > foundation-DATE.md
+    report.py SAMPLES.tsv META.txt > foundation-DATE.md          (run-foundation.sh)
+    report.py server SAMPLES.tsv META.txt XADD_N XADD16_N READ_N RSS_N > server-DATE.md
+                                                                   (run-server.sh)
 
 SAMPLES.tsv has one line per figure and run: run, name, value, unit (the
-RESULT lines of append_bench and fio.sh, tagged with their run). META.txt is
+RESULT lines of append_bench and fio.sh, or run-server.sh's figures, tagged
+with their run). META.txt is
 "key: value" lines (machine, commands) printed as they are. Every figure is
 shown as the median over runs, with min-max where it matters; every ratio is
-taken within one run (Mnemosyne and the disk measured minutes apart, under
-the same neighbours) and the median of those per-run ratios is shown.
+taken within one run (Mnemosyne and the disk, or Mnemosyne and Redis,
+measured minutes apart under the same neighbours) and the median of those
+per-run ratios is shown.
 """
 import statistics
 import sys
@@ -65,12 +69,35 @@ class Figures:
             return "-"
         return f"{fmt(m)} ({self.rng(name)})" if spread else fmt(m)
 
+    def ratio_median(self, num, den):
+        a, b = self.s.get(num, {}), self.s.get(den, {})
+        rs = [a[r] / b[r] for r in a if r in b and b[r]]
+        return statistics.median(rs) if rs else None
+
     def ratio(self, num, den):
         a, b = self.s.get(num, {}), self.s.get(den, {})
         rs = [a[r] / b[r] for r in a if r in b and b[r]]
         if not rs:
             return "-", "-"
         return fmt(statistics.median(rs)), f"{fmt(min(rs))}–{fmt(max(rs))}"
+
+
+def setup_lines(meta_path, runs):
+    out = ["## Setup\n"]
+    with open(meta_path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line:
+                out.append(f"- {line}")
+    out.append(f"- runs: {len(runs)}; each figure is the median over runs (min–max in brackets)\n")
+    return out
+
+
+def every_figure(samples, units, F):
+    out = ["## Every figure\n", "| metric | median | min–max | unit | n |", "|---|---|---|---|---|"]
+    for name in samples:
+        out.append(f"| {name} | {F.cell(name)} | {F.rng(name)} | {units[name]} | {len(samples[name])} |")
+    return out
 
 
 def main():
@@ -80,13 +107,7 @@ def main():
     out = []
     p = out.append
 
-    p("## Setup\n")
-    with open(sys.argv[2]) as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if line:
-                p(f"- {line}")
-    p(f"- runs: {len(runs)}; each figure is the median over runs (min–max in brackets)\n")
+    out.extend(setup_lines(sys.argv[2], runs))
 
     p("## Disk limits (fio, same filesystem, same runs)\n")
     p("| fio case | MiB/s | fdatasync/s | fdatasync p50 µs | fdatasync p99 µs |")
@@ -189,13 +210,141 @@ def main():
         p(f"| {label} | {F.cell(n)} |")
     p(f"\nFill rate while measuring: {F.cell('fill.events_per_s', True)} events/s.\n")
 
-    p("## Every figure\n")
-    p("| metric | median | min–max | unit | n |")
-    p("|---|---|---|---|---|")
-    for name in samples:
-        p(f"| {name} | {F.cell(name)} | {F.rng(name)} | {units[name]} | {len(samples[name])} |")
+    out.extend(every_figure(samples, units, F))
+    print("\n".join(out))
+
+
+def count_label(n):
+    if n == 0:
+        return "0"
+    if n >= 1_000_000 and n % 1_000_000 == 0:
+        return f"{n // 1_000_000}M"
+    if n % 1000 == 0:
+        return f"{n // 1000}k"
+    return str(n)
+
+
+def server_main(args):
+    """The report of run-server.sh: mnemosyned ("mn.*") next to redis-server
+    ("redis.*"), the ratios against issue 3's targets, fsyncs, CPU, RSS."""
+    tsv, meta, xadd_n, xadd16_n, read_n, rss_n = args[0], args[1], *map(int, args[2:6])
+    samples, units = load(tsv)
+    F = Figures(samples, units)
+    runs = sorted({r for v in samples.values() for r in v})
+    val = "<100B>"  # a literal 100-byte value: 'v' x 100
+    out = setup_lines(meta, runs)
+    p = out.append
+
+    p("## Commands (each run; the two servers alternate, Mnemosyne first in odd runs)\n")
+    p("Every server is fresh (new data directory), on its own free loopback port, and stopped by "
+      "its PID. Field value: a literal 100-byte string (`v` × 100), one stream `s`, no `-r`.\n")
+    p("```sh")
+    p("# 1. durable XADD, -P 1")
+    p("mnemosyned --port P --bind 127.0.0.1 --dir DIR --fsync always")
+    p("redis-server --port P --bind 127.0.0.1 --dir DIR --save '' --appendonly yes --appendfsync always")
+    p(f"redis-benchmark -h 127.0.0.1 -p P -n {xadd_n} -c 50 -P 1 --csv XADD s '*' f {val}")
+    p(f"# 3. then, on the same server and its {xadd_n}-entry stream")
+    p(f"redis-benchmark -h 127.0.0.1 -p P -n {read_n} -c 50 -P 1 --csv XRANGE s - + COUNT 100")
+    p("# 2. XADD -P 16, fsync once a second (fresh servers)")
+    p("mnemosyned ... --fsync interval:1000")
+    p("redis-server ... --appendonly yes --appendfsync everysec")
+    p(f"redis-benchmark -h 127.0.0.1 -p P -n {xadd16_n} -c 50 -P 16 --csv XADD s '*' f {val}")
+    p(f"# 4. memory: fresh servers, VmRSS read at 0, then after each of 4 steps of {rss_n // 4}")
+    p("mnemosyned ... --fsync never")
+    p("redis-server ... --appendonly no")
+    p(f"redis-benchmark -h 127.0.0.1 -p P -n {rss_n // 4} -c 50 -P 40 -q XADD s '*' f {val}   # x 4")
+    p("```\n")
+
+    targets = [
+        ("durable XADD, -P 1: Mnemosyne `--fsync always` vs Redis `appendfsync always`",
+         "xadd_durable.P1", 2.0),
+        ("XADD -P 16: Mnemosyne `--fsync interval:1000` vs Redis `appendfsync everysec`",
+         "xadd_interval.P16", 1.5),
+        ("`XRANGE s - + COUNT 100`, -P 1", "xrange100.P1", 1.0),
+    ]
+    p("## Throughput and latency (redis-benchmark -c 50; ratio = Mnemosyne / Redis within each run)\n")
+    p("| case | Mnemosyne ops/s | p50 ms | p99 ms | Redis ops/s | p50 ms | p99 ms "
+      "| ratio (min–max) | target | met? |")
+    p("|---|---|---|---|---|---|---|---|---|---|")
+    verdicts = []
+    for label, case, target in targets:
+        m, r = f"mn.{case}", f"redis.{case}"
+        ratio, mm = F.ratio(m + ".ops_per_s", r + ".ops_per_s")
+        med = F.ratio_median(m + ".ops_per_s", r + ".ops_per_s")
+        met = med is not None and med >= target
+        verdicts.append((label, f"×{ratio} (runs {mm}) against ≥ ×{target:g}", met))
+        p(f"| {label} | {F.cell(m + '.ops_per_s', True)} | {F.cell(m + '.p50_ms')} | {F.cell(m + '.p99_ms')} "
+          f"| {F.cell(r + '.ops_per_s', True)} | {F.cell(r + '.p50_ms')} | {F.cell(r + '.p99_ms')} "
+          f"| **×{ratio}** ({mm}) | ≥ ×{target:g} | {'yes' if met else '**no**'} |")
+    p("")
+
+    p("## Where the writes go (during cases 1 and 2)\n")
+    p("fsyncs = the server's `fdatasync` + `fsync` calls, counted with "
+      "`perf stat -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p PID` over the "
+      "redis-benchmark run; ops/fsync = requests / fsyncs (how many appends share one sync). "
+      "CPU = user + system time of the server's threads (from /proc/PID/task/*/stat) per "
+      "request: the main thread is the event loop in both servers; the other threads are "
+      "mnemosyned's engine writer (+ an idle worker) and Redis's bio threads.\n")
+    p("| case | server | fsyncs/s | ops/fsync | CPU µs/op, event loop | CPU µs/op, other threads |")
+    p("|---|---|---|---|---|---|")
+    for label, case, _ in targets[:2]:
+        for who, name in (("mn", "Mnemosyne"), ("redis", "Redis")):
+            n = f"{who}.{case}"
+            p(f"| {case} | {name} | {F.cell(n + '.syncs_per_s', True)} | {F.cell(n + '.ops_per_sync')} "
+              f"| {F.cell(n + '.cpu_loop_us_per_op')} | {F.cell(n + '.cpu_other_us_per_op')} |")
+    p("")
+
+    step = rss_n // 4
+    at = [0, step, 2 * step, 3 * step, rss_n]
+    labels = [count_label(n) for n in at]
+    p(f"## Memory: VmRSS of the server while {count_label(rss_n)} XADDs of 100 B arrive "
+      "(Mnemosyne `--fsync never`, Redis no persistence)\n")
+    p("RssAnon is the process's own memory (heap, stacks); RssFile is resident pages of mapped "
+      "files (for Mnemosyne: the LMDB index and log segments; page cache, shared and reclaimable).\n")
+    p("| after | Mnemosyne VmRSS MiB | RssAnon | RssFile | Redis VmRSS MiB | RssAnon | Mnemosyne / Redis |")
+    p("|---|---|---|---|---|---|---|")
+    for lab in labels:
+        m, r = f"mn.rss.VmRSS_at_{lab}", f"redis.rss.VmRSS_at_{lab}"
+        ratio, mm = F.ratio(m, r)
+        p(f"| {lab} XADDs | {F.cell(m, True)} | {F.cell(f'mn.rss.RssAnon_at_{lab}')} "
+          f"| {F.cell(f'mn.rss.RssFile_at_{lab}')} | {F.cell(r, True)} "
+          f"| {F.cell(f'redis.rss.RssAnon_at_{lab}')} | ×{ratio} ({mm}) |")
+    p("")
+    last, first = labels[-1], labels[1]
+    rmed = F.ratio_median(f"mn.rss.VmRSS_at_{last}", f"redis.rss.VmRSS_at_{last}")
+    ratio, mm = F.ratio(f"mn.rss.VmRSS_at_{last}", f"redis.rss.VmRSS_at_{last}")
+    grow = {}
+    for who in ("mn", "redis"):
+        a, b = F.med(f"{who}.rss.VmRSS_at_{first}"), F.med(f"{who}.rss.VmRSS_at_{last}")
+        grow[who] = None if a is None or b is None else (b - a, (b - a) * 1048576 / (rss_n - step), b / a if a else None)
+    flat = grow["mn"] is not None and grow["mn"][2] is not None and grow["mn"][2] <= 1.10
+    for who, name in (("mn", "Mnemosyne"), ("redis", "Redis")):
+        g = grow[who]
+        if g:
+            p(f"- {name}: VmRSS grows by {fmt(g[0])} MiB from {first} to {last} XADDs "
+              f"({fmt(g[1])} bytes per added entry; ×{fmt(g[2])})")
+    p(f"- Mnemosyne's store on disk after {last}: {F.cell('mn.disk.allocated_MiB')} MiB allocated "
+      f"({F.cell('mn.disk.allocated_bytes_per_entry')} B/entry; log {F.cell('mn.disk.log_bytes_per_entry')} "
+      "B/entry, the rest is the LMDB index)")
+    p("")
+    verdicts.append((f"RSS after {last} XADDs ≤ ¼ of Redis's",
+                     f"×{ratio} (runs {mm}) against ≤ ×0.25", rmed is not None and rmed <= 0.25))
+    verdicts.append((f"RSS flat as the log grows (here: VmRSS at {last} within 10 % of VmRSS at {first})",
+                     (f"×{fmt(grow['mn'][2])} ({fmt(grow['mn'][1])} B per added entry)" if grow["mn"] else "-"),
+                     flat))
+
+    p("## Targets (issue 3)\n")
+    p("| target | measured | met? |")
+    p("|---|---|---|")
+    for label, what, met in verdicts:
+        p(f"| {label} | {what} | {'yes' if met else '**no**'} |")
+    p("")
+    out.extend(every_figure(samples, units, F))
     print("\n".join(out))
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "server":
+        server_main(sys.argv[2:])
+    else:
+        main()
