@@ -2,8 +2,12 @@
 #
 #   make            build/mnemo (CLI), build/mnemosyned (server), build/libmnemosyne.a
 #   make run        install packages if missing, build, start the server (or CLI demo)
-#   make test       install packages if missing, build, run every test (+ ASan/UBSan units)
+#   make test       install packages if missing, build, run every test (+ ASan/UBSan units,
+#                   a short soak, test-asan and test-valgrind; ~4 min)
 #   make bench      the benchmarks (not tests; see docs/benchmarks.md)
+#   make soak       the crash soak, 100 kill -9 cycles per fsync policy (docs/reliability.md)
+#   make test-asan  server + CLI built with ASan+UBSan (build/asan/), integration + CLI suites
+#   make test-valgrind  unit tests and a server session under valgrind memcheck
 #   make clean
 #
 # Compiler flags live here and only here. CC=clang works as well as gcc.
@@ -31,13 +35,15 @@ CRASH_BIN := $(CRASH_SRC:tests/crash/%.c=$(BUILD)/tests/%)
 
 ASAN_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/asan/%.o)
 ASAN_UNIT_BIN:= $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/tests/%)
+ASAN_CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/asan/%.o)
+ASAN_SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/asan/%.o)
 
 PROGRAMS := $(BUILD)/mnemo
 ifneq ($(SRV_SRC),)
 PROGRAMS += $(BUILD)/mnemosyned
 endif
 
-.PHONY: all run test unit unit-asan integration crash bench deps clean
+.PHONY: all run test unit unit-asan integration crash bench deps clean soak test-asan test-valgrind
 all: $(BUILD)/libmnemosyne.a $(PROGRAMS)
 
 deps:
@@ -65,6 +71,12 @@ $(BUILD)/mnemo: $(CLI_OBJ) $(BUILD)/libmnemosyne.a
 $(BUILD)/mnemosyned: $(SRV_OBJ) $(BUILD)/libmnemosyne.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/asan/mnemo: $(ASAN_CLI_OBJ) $(BUILD)/asan/libmnemosyne.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/asan/mnemosyned: $(ASAN_SRV_OBJ) $(BUILD)/asan/libmnemosyne.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmnemosyne.a tests/unit/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmnemosyne.a $(LDLIBS)
@@ -82,8 +94,26 @@ run: deps all
 
 # Every test, each suite ending in one "N passed, N failed" line; the last
 # line is the total over all suites (scripts/test.sh).
-test: deps all $(UNIT_BIN) $(ASAN_UNIT_BIN) $(CRASH_BIN)
+test: deps all $(UNIT_BIN) $(ASAN_UNIT_BIN) $(CRASH_BIN) $(BUILD)/asan/mnemosyned $(BUILD)/asan/mnemo \
+      $(BUILD)/valgrind/mapsize_shim.so
 	@./scripts/test.sh
+
+# the crash soak (tests/soak/soak.py): SOAK_CYCLES per phase, default 100
+soak: deps all
+	@$(PY) tests/soak/soak.py
+
+# integration + CLI suites against the ASan+UBSan server and CLI
+test-asan: deps $(BUILD)/asan/mnemosyned $(BUILD)/asan/mnemo
+	@./scripts/test-asan.sh
+
+# unit tests and a server session under valgrind memcheck (no leaks, no errors)
+test-valgrind: deps all $(UNIT_BIN) $(BUILD)/valgrind/mapsize_shim.so
+	@./scripts/test-valgrind.sh
+
+# caps LMDB's 64 GiB map under valgrind (tests/valgrind/mapsize_shim.c)
+$(BUILD)/valgrind/mapsize_shim.so: tests/valgrind/mapsize_shim.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -fPIC -shared -o $@ $< -ldl
 
 unit: $(UNIT_BIN)
 	@./scripts/run-units.sh $(BUILD)/tests
@@ -98,4 +128,5 @@ bench: all
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SRV_OBJ:.o=.d) $(ASAN_LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SRV_OBJ:.o=.d) $(ASAN_LIB_OBJ:.o=.d) \
+         $(ASAN_CLI_OBJ:.o=.d) $(ASAN_SRV_OBJ:.o=.d)

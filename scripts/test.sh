@@ -3,7 +3,9 @@
 # the last line is the total. Exits non-zero if anything failed.
 #
 # Suites: unit tests, the same under ASan+UBSan, the kill -9 crash test, the
-# CLI tests and the server's integration tests (pytest through python3-redis).
+# CLI tests and the server's integration tests (pytest through python3-redis),
+# a short crash soak, and the CLI + integration suites under ASan+UBSan and
+# the unit tests under valgrind.
 set -u
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
@@ -38,6 +40,12 @@ for d in tests/cli tests/integration examples; do
         suite "$d" $PY -m pytest -q -p no:cacheprovider $d
     fi
 done
+# the crash soak, short (tests/soak/soak.py; make soak runs 100 cycles per phase)
+suite soak env SOAK_CYCLES=5 $PY tests/soak/soak.py
+# the CLI and integration suites against the ASan+UBSan binaries, and the
+# unit tests + a server session under valgrind (docs/reliability.md, Sanitizers)
+suite test-asan ./scripts/test-asan.sh
+suite test-valgrind ./scripts/test-valgrind.sh
 rm -f "$log"
 echo
 echo "total: $total_pass passed, $total_fail failed"

@@ -90,7 +90,7 @@ def test_client_gone_while_deferred(server):
 
 # ---- with content, seeded through the mnemo CLI (same engine, same dir) ----
 
-MNEMO = os.path.join(ROOT, "build", "mnemo")
+MNEMO = os.environ.get("MNEMO_BIN", os.path.join(ROOT, "build", "mnemo"))
 
 
 def seed(dirpath, names):

@@ -13,7 +13,7 @@ import redis
 from respclient import Error
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-MNEMO = os.path.join(ROOT, "build", "mnemo")
+MNEMO = os.environ.get("MNEMO_BIN", os.path.join(ROOT, "build", "mnemo"))
 
 BAD_ID = Error("ERR Invalid stream ID specified as stream command argument")
 
