@@ -134,8 +134,8 @@ static int check_name(client *c, const char *name, size_t len)
         return -1;
     }
     if (stream_name_reserved(name, len)) {
-        reply_error(c, "names starting with '$' are reserved for the virtual streams, which are "
-                       "read-only");
+        reply_error(c, "names starting with '$' are reserved for the virtual streams ($all, "
+                       "$ce-<category>, $et-<type>), which are read-only");
         return -1;
     }
     return 0;
@@ -408,9 +408,14 @@ static void cmd_es_readall(client *c)
             cat = ++i;
         } else if (arg_is(c, i, "type") && i + 1 < c->argc) {
             /* TYPE t1 t2 ...: every following word until a keyword */
+            int before = ntypes;
             while (i + 1 < c->argc && !arg_is(c, i + 1, "from") && !arg_is(c, i + 1, "count") &&
                    !arg_is(c, i + 1, "category") && !arg_is(c, i + 1, "type"))
                 types[ntypes++] = ++i;
+            if (ntypes == before) {
+                reply_error(c, "TYPE needs at least one event type");
+                goto done;
+            }
         } else {
             reply_error_syntax(c);
             goto done;
