@@ -145,6 +145,19 @@ static void op_for_group(op_decoded *o, const mn_op *op, uint64_t stream_id)
     o->group_len = (uint32_t)op->group_len;
 }
 
+/* The position a CREATE / SETID record gives the group: b-c its last
+ * delivered id (op's, or for '$' the stream's last) and d its entries-read
+ * (op's, else the stream's entries-added for '$', 0 for 0-0, else -1). */
+static void group_position(op_decoded *o, const mn_op *op, const stream_state *st)
+{
+    o->b = op->id_set ? op->id.ms : st->last_ms;
+    o->c = op->id_set ? op->id.seq : st->last_seq;
+    int64_t er = op->entries_read;
+    if (er < 0 && !op->id_set) er = (int64_t)st->entries_added;
+    if (er < 0 && op->id_set && op->id.ms == 0 && op->id.seq == 0) er = 0;
+    o->d = (uint64_t)er;
+}
+
 static int stage_group_create(mn_store *s, MDB_txn *txn, request *r)
 {
     mn_op *op = r->op;
@@ -169,12 +182,7 @@ static int stage_group_create(mn_store *s, MDB_txn *txn, request *r)
     uint8_t kind = REC_GROUP_CREATE;
     op_for_group(&o, op, st.stream_id);
     o.a = s->next_group_id;
-    o.b = op->id_set ? op->id.ms : st.last_ms;
-    o.c = op->id_set ? op->id.seq : st.last_seq;
-    int64_t er = op->entries_read;
-    if (er < 0 && !op->id_set) er = (int64_t)st.entries_added;
-    if (er < 0 && op->id_set && op->id.ms == 0 && op->id.seq == 0) er = 0;
-    o.d = (uint64_t)er;
+    group_position(&o, op, &st);
     return op_stage_records(s, txn, r, 1, &kind, &o);
 }
 
@@ -190,12 +198,7 @@ static int stage_group_setid(mn_store *s, MDB_txn *txn, request *r)
     op_decoded o;
     uint8_t kind = REC_GROUP_SETID;
     op_for_group(&o, op, st.stream_id);
-    o.b = op->id_set ? op->id.ms : st.last_ms;
-    o.c = op->id_set ? op->id.seq : st.last_seq;
-    int64_t er = op->entries_read;
-    if (er < 0 && !op->id_set) er = (int64_t)st.entries_added;
-    if (er < 0 && op->id_set && op->id.ms == 0 && op->id.seq == 0) er = 0;
-    o.d = (uint64_t)er;
+    group_position(&o, op, &st);
     return op_stage_records(s, txn, r, 1, &kind, &o);
 }
 

@@ -29,6 +29,7 @@
  *     counts or create the consumer: it is a pure read, no write.
  *   - XINFO STREAM radix-tree-keys/-nodes are estimates (see there).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,23 @@ static void run_op(client *c, const mn_op *op, stream_op_reply_fn *fn, gctx *ctx
         free(ctx);
 }
 
+/* The context of an op on the stream argv[key_arg] and the group
+ * argv[group_arg], with op's stream and group pointing into it; NULL with
+ * the out-of-memory error replied. */
+static gctx *gctx_for_op(client *c, mn_op *op, int key_arg, int group_arg)
+{
+    gctx *g = gctx_new(c, key_arg, group_arg);
+    if (!g) {
+        reply_oom(c);
+        return NULL;
+    }
+    op->stream = g->key;
+    op->stream_len = g->key_len;
+    op->group = g->group;
+    op->group_len = g->group_len;
+    return g;
+}
+
 /* ------------------------------------------------------------------ */
 /* XGROUP                                                               */
 /* ------------------------------------------------------------------ */
@@ -267,6 +285,21 @@ static int xgroup_options(client *c, int create, int *mkstream, int64_t *entries
     return 0;
 }
 
+/* The end of XGROUP CREATE and SETID: the id argv[4] ('$': the stream's
+ * last; an id, strict or not, as stream_parse_id_or_reply), then op on the
+ * stream argv[2] and the group argv[3], replying +OK. */
+static void xgroup_run_at_id(client *c, mn_op *op, int strict)
+{
+    if (strcmp(c->argv[4], "$") != 0) {
+        if (stream_parse_id_or_reply(c, c->argv[4], c->argvlen[4], 0, strict, NULL, &op->id) < 0)
+            return;
+        op->id_set = 1;
+    }
+    gctx *g = gctx_for_op(c, op, 2, 3);
+    if (g)
+        run_op(c, op, xgroup_ok_reply, g);
+}
+
 /* XGROUP CREATE key group id|$ [MKSTREAM] [ENTRIESREAD n] */
 static void cmd_xgroup_create(client *c)
 {
@@ -289,22 +322,8 @@ static void cmd_xgroup_create(client *c)
         reply_sub_syntax(c, "XGROUP");
         return;
     }
-    if (strcmp(c->argv[4], "$") != 0) {
-        if (stream_parse_id_or_reply(c, c->argv[4], c->argvlen[4], 0, 1, NULL, &op.id) < 0)
-            return;
-        op.id_set = 1;
-    }
-    gctx *g = gctx_new(c, 2, 3);
-    if (!g) {
-        reply_oom(c);
-        return;
-    }
-    op.stream = g->key;
-    op.stream_len = g->key_len;
-    op.group = g->group;
-    op.group_len = g->group_len;
     op.mkstream = mkstream;
-    run_op(c, &op, xgroup_ok_reply, g);
+    xgroup_run_at_id(c, &op, 1);
 }
 
 /* Checks the key and the group for SETID/CREATECONSUMER/DELCONSUMER as
@@ -339,21 +358,7 @@ static void cmd_xgroup_setid(client *c)
         reply_sub_syntax(c, "XGROUP");
         return;
     }
-    if (strcmp(c->argv[4], "$") != 0) {
-        if (stream_parse_id_or_reply(c, c->argv[4], c->argvlen[4], 0, 0, NULL, &op.id) < 0)
-            return;
-        op.id_set = 1;
-    }
-    gctx *g = gctx_new(c, 2, 3);
-    if (!g) {
-        reply_oom(c);
-        return;
-    }
-    op.stream = g->key;
-    op.stream_len = g->key_len;
-    op.group = g->group;
-    op.group_len = g->group_len;
-    run_op(c, &op, xgroup_ok_reply, g);
+    xgroup_run_at_id(c, &op, 0);
 }
 
 /* XGROUP DESTROY key group -> 1 or 0 */
@@ -369,17 +374,10 @@ static void cmd_xgroup_destroy(client *c)
             reply_error(c, ERR_REQUIRES_KEY);
         return;
     }
-    gctx *g = gctx_new(c, 2, 3);
-    if (!g) {
-        reply_oom(c);
-        return;
-    }
     mn_op_init(&op, MN_OP_GROUP_DESTROY);
-    op.stream = g->key;
-    op.stream_len = g->key_len;
-    op.group = g->group;
-    op.group_len = g->group_len;
-    run_op(c, &op, xgroup_n_reply, g);
+    gctx *g = gctx_for_op(c, &op, 2, 3);
+    if (g)
+        run_op(c, &op, xgroup_n_reply, g);
 }
 
 /* XGROUP CREATECONSUMER / DELCONSUMER key group consumer */
@@ -388,16 +386,10 @@ static void xgroup_consumer(client *c, int kind)
     mn_op op;
     if (xgroup_need_group(c) < 0)
         return;
-    gctx *g = gctx_new(c, 2, 3);
-    if (!g) {
-        reply_oom(c);
-        return;
-    }
     mn_op_init(&op, kind);
-    op.stream = g->key;
-    op.stream_len = g->key_len;
-    op.group = g->group;
-    op.group_len = g->group_len;
+    gctx *g = gctx_for_op(c, &op, 2, 3);
+    if (!g)
+        return;
     op.consumer = c->argv[4];
     op.consumer_len = c->argvlen[4];
     run_op(c, &op, xgroup_n_reply, g);
@@ -676,10 +668,8 @@ static void cmd_xpending(client *c)
             }
             si += 2;
         }
-        if (parse_ll_msg(c, si + 2, NULL, &count) < 0)
+        if (stream_parse_count_or_reply(c, c->argv[si + 2], c->argvlen[si + 2], &count) < 0)
             return;
-        if (count < 0)
-            count = 0;
         if (stream_parse_interval_or_reply(c, c->argv[si], c->argvlen[si], 0, &sex, &start) < 0)
             return;
         if (sex && stream_id_incr(&start) < 0) {
@@ -918,17 +908,11 @@ static void cmd_xautoclaim(client *c)
         reply_read_error(c, rc);
         return;
     }
-    gctx *g = gctx_new(c, 1, 2);
-    if (!g) {
-        reply_oom(c);
-        return;
-    }
-    g->justid = justid;
     mn_op_init(&op, MN_OP_AUTOCLAIM);
-    op.stream = g->key;
-    op.stream_len = g->key_len;
-    op.group = g->group;
-    op.group_len = g->group_len;
+    gctx *g = gctx_for_op(c, &op, 1, 2);
+    if (!g)
+        return;
+    g->justid = justid;
     op.consumer = c->argv[3];
     op.consumer_len = c->argvlen[3];
     op.min_idle_ms = (uint64_t)minidle;
@@ -1243,21 +1227,19 @@ static void cmd_xreadgroup(client *c)
                 reply_error(c, "timeout is negative");
                 return;
             }
-        } else if (arg_is(c, i, "COUNT") && more) {
-            i++;
-            if (parse_ll_msg(c, i, NULL, &count) < 0)
-                return;
-            if (count < 0)
-                count = 0;
-        } else if (arg_is(c, i, "STREAMS") && more) {
-            streams_arg = i + 1;
-            nstreams = c->argc - streams_arg;
-            if (nstreams % 2 != 0) {
-                reply_error(c, "Unbalanced 'xreadgroup' list of streams: for each stream key an "
-                               "ID or '>' must be specified.");
+            if (timeout > 0 && timeout > LLONG_MAX - loop_now_ms()) {
+                /* as XREAD (and Redis): the deadline must not overflow */
+                reply_error(c, "timeout is out of range");
                 return;
             }
-            nstreams /= 2;
+        } else if (arg_is(c, i, "COUNT") && more) {
+            i++;
+            if (stream_parse_count_or_reply(c, c->argv[i], c->argvlen[i], &count) < 0)
+                return;
+        } else if (arg_is(c, i, "STREAMS") && more) {
+            streams_arg = i + 1;
+            if (stream_parse_streams_or_reply(c, streams_arg, "xreadgroup", '>', &nstreams) < 0)
+                return;
             break;
         } else if (arg_is(c, i, "GROUP") && more >= 2) {
             group_arg = i + 1;

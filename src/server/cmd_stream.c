@@ -383,10 +383,8 @@ static void xrange_generic(client *c, int rev)
     for (int j = 4; j < c->argc; j++) {
         int more = c->argc - j - 1;
         if (arg_is(c, j, "count") && more >= 1) {
-            if (stream_parse_ll_or_reply(c, c->argv[j + 1], c->argvlen[j + 1], &count) < 0)
+            if (stream_parse_count_or_reply(c, c->argv[j + 1], c->argvlen[j + 1], &count) < 0)
                 return;
-            if (count < 0)
-                count = 0;
             j++;
         } else {
             reply_error_syntax(c);
@@ -709,19 +707,12 @@ static void cmd_xread(client *c)
                 return;
         } else if (arg_is(c, i, "count") && more) {
             i++;
-            if (stream_parse_ll_or_reply(c, c->argv[i], c->argvlen[i], &count) < 0)
+            if (stream_parse_count_or_reply(c, c->argv[i], c->argvlen[i], &count) < 0)
                 return;
-            if (count < 0)
-                count = 0;
         } else if (arg_is(c, i, "streams") && more) {
             streams_arg = i + 1;
-            nstreams = c->argc - streams_arg;
-            if (nstreams % 2 != 0) {
-                reply_error(c, "Unbalanced 'xread' list of streams: for each stream key an ID or "
-                               "'$' must be specified.");
+            if (stream_parse_streams_or_reply(c, streams_arg, "xread", '$', &nstreams) < 0)
                 return;
-            }
-            nstreams /= 2;
             break;
         } else if (arg_is(c, i, "group") && more >= 2) {
             reply_error(c, "The GROUP option is only supported by XREADGROUP. You called XREAD "

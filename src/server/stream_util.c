@@ -180,6 +180,30 @@ int stream_parse_ll_or_reply(client *c, const char *s, size_t len, long long *ou
     return 0;
 }
 
+int stream_parse_count_or_reply(client *c, const char *s, size_t len, long long *out)
+{
+    if (stream_parse_ll_or_reply(c, s, len, out) < 0)
+        return -1;
+    if (*out < 0)
+        *out = 0;
+    return 0;
+}
+
+int stream_parse_streams_or_reply(client *c, int first, const char *cmd, char id_hint,
+                                  int *nkeys)
+{
+    int n = c->argc - first;
+    if (n % 2 != 0) {
+        reply_errorf(c,
+                     "Unbalanced '%s' list of streams: for each stream key an ID or '%c' must "
+                     "be specified.",
+                     cmd, id_hint);
+        return -1;
+    }
+    *nkeys = n / 2;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Entry replies                                                        */
 /* ------------------------------------------------------------------ */

@@ -78,6 +78,17 @@ int stream_parse_interval_or_reply(client *c, const char *s, size_t len, uint64_
  * is not an integer or out of range" and returns -1 on a malformed one. */
 int stream_parse_ll_or_reply(client *c, const char *s, size_t len, long long *out);
 
+/* A COUNT argument (XRANGE, XREAD, XREADGROUP, XPENDING): as
+ * stream_parse_ll_or_reply, with a negative count read as 0. */
+int stream_parse_count_or_reply(client *c, const char *s, size_t len, long long *out);
+
+/* XREAD / XREADGROUP: the keys, then as many ids, from argv[first] to the
+ * end. Sets *nkeys; on an odd number of arguments replies Redis's
+ * "Unbalanced '<cmd>' list of streams: for each stream key an ID or
+ * '<id_hint>' must be specified." and returns -1. */
+int stream_parse_streams_or_reply(client *c, int first, const char *cmd, char id_hint,
+                                  int *nkeys);
+
 /* ------------------------------------------------------------------ */
 /* Entry replies                                                        */
 /* ------------------------------------------------------------------ */

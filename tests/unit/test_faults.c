@@ -45,47 +45,15 @@
 #include <sys/wait.h>
 
 #include "harness.h"
+#include "store_helpers.h"
 #include "storage/io.h"
 #include "util/crc32c.h"
-
-#define PATHF(buf, ...)                                                                  \
-    do {                                                                                 \
-        if (snprintf(buf, sizeof buf, __VA_ARGS__) >= (int)sizeof buf)                   \
-            FAIL("path too long for %s", #buf);                                          \
-    } while (0)
 
 #define EID(a, b) ((mn_entry_id){(a), (b)})
 
 /* ------------------------------------------------------------------------ */
 /* Text: everything observable, as one comparable string                      */
 /* ------------------------------------------------------------------------ */
-
-typedef struct text {
-    char *p;
-    size_t len, cap;
-} text;
-
-static void tprintf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tprintf(text *t, const char *fmt, ...)
-{
-    va_list ap;
-    for (;;) {
-        size_t room = t->cap - t->len;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? room : 0, fmt, ap);
-        va_end(ap);
-        ASSERT(n >= 0);
-        if (t->p && (size_t)n < room) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap ? t->cap : 4096;
-        while (cap < t->len + (size_t)n + 1) cap *= 2;
-        t->p = realloc(t->p, cap);
-        ASSERT(t->p != NULL);
-        t->cap = cap;
-    }
-}
 
 static void tfree(text *t)
 {
@@ -264,62 +232,6 @@ static void dump_new(mn_store *st, text *t)
 /* Files                                                                      */
 /* ------------------------------------------------------------------------ */
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) FAIL("open %s: %s", path, strerror(errno));
-    uint8_t *p = malloc((size_t)st.st_size + 1);
-    ASSERT(p != NULL);
-    size_t done = 0;
-    while (done < (size_t)st.st_size) {
-        ssize_t n = pread(fd, p + done, (size_t)st.st_size - done, (off_t)done);
-        if (n <= 0) FAIL("read %s: %s", path, strerror(errno));
-        done += (size_t)n;
-    }
-    close(fd);
-    *len = done;
-    return p;
-}
-
-static void spit(const char *path, const void *p, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) FAIL("create %s: %s", path, strerror(errno));
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, (const uint8_t *)p + done, len - done);
-        if (n <= 0) FAIL("write %s: %s", path, strerror(errno));
-        done += (size_t)n;
-    }
-    close(fd);
-}
-
-static void copy_tree(const char *from, const char *to)
-{
-    DIR *d = opendir(from);
-    if (!d) FAIL("opendir %s: %s", from, strerror(errno));
-    if (mkdir(to, 0755) != 0 && errno != EEXIST) FAIL("mkdir %s: %s", to, strerror(errno));
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char a[4096], b[4096];
-        struct stat st;
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        PATHF(a, "%s/%s", from, e->d_name);
-        PATHF(b, "%s/%s", to, e->d_name);
-        if (lstat(a, &st) != 0) continue;
-        if (S_ISDIR(st.st_mode)) {
-            copy_tree(a, b);
-        } else if (S_ISREG(st.st_mode)) {
-            size_t n;
-            uint8_t *p = slurp(a, &n);
-            spit(b, p, n);
-            free(p);
-        }
-    }
-    closedir(d);
-}
-
 /* The log directory as text: every file with its size and CRC, in name
  * order, so that "nothing changed" is one string comparison. */
 static void log_listing(const char *dir, text *t)
@@ -358,16 +270,6 @@ static int count_segments(const char *dir)
     }
     closedir(d);
     return n;
-}
-
-static void expect_check_ok(const char *dir, const char *what)
-{
-    mn_check_report cr;
-    memset(&cr, 0, sizeof cr);
-    int rc = mn_check(dir, &cr);
-    if (rc != MN_OK || !cr.ok)
-        FAIL("%s: mn_check: %d (%s), ok=%d, bad_position %" PRIu64 ": %s [%s]", what, rc, mn_strerror(rc),
-             cr.ok, cr.bad_position, cr.what, mn_errmsg());
 }
 
 static void expect_msg_has(const char *msg, const char *needle, const char *what)

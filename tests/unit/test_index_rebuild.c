@@ -17,51 +17,13 @@
 #include <sys/stat.h>
 
 #include "harness.h"
+#include "store_helpers.h"
 #include "storage/record.h"
 #include "storage/segment.h"
-
-#define PATHF(buf, ...)                                                                  \
-    do {                                                                                 \
-        if (snprintf(buf, sizeof buf, __VA_ARGS__) >= (int)sizeof buf)                   \
-            FAIL("path too long for %s", #buf);                                          \
-    } while (0)
 
 /* ------------------------------------------------------------------------ */
 /* A text dump of everything observable                                       */
 /* ------------------------------------------------------------------------ */
-
-typedef struct text {
-    char *p;
-    size_t len, cap;
-} text;
-
-static void tprintf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tprintf(text *t, const char *fmt, ...)
-{
-    va_list ap;
-    for (;;) {
-        size_t room = t->cap - t->len;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? room : 0, fmt, ap);
-        va_end(ap);
-        ASSERT(n >= 0);
-        if (t->p && (size_t)n < room) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap ? t->cap : 4096;
-        while (cap < t->len + (size_t)n + 1) cap *= 2;
-        t->p = realloc(t->p, cap);
-        ASSERT(t->p != NULL);
-        t->cap = cap;
-    }
-}
-
-static void thex(text *t, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) tprintf(t, "%02x", b[i]);
-}
 
 /* A stream name: printable as is, else hex. */
 static void tname(text *t, const char *p, size_t n)
@@ -212,13 +174,11 @@ static void name_add(namelist *nl, const char *p, size_t n)
     nl->lens[nl->n++] = n;
 }
 
-static mn_options test_opts(void)
+/* test_opts with small segments: a few segments. */
+static mn_options rebuild_opts(void)
 {
-    mn_options o;
-    mn_options_init(&o);
-    o.fsync_policy = MN_FSYNC_NEVER;
-    o.index_map_size = 64u << 20;
-    o.segment_size = 16384; /* a few segments */
+    mn_options o = test_opts();
+    o.segment_size = 16384;
     return o;
 }
 
@@ -433,7 +393,7 @@ TEST(persisted_equals_rebuilt)
     static retry retries[8];
     memset(&names, 0, sizeof names);
     int nretries = 0;
-    mn_options o = test_opts();
+    mn_options o = rebuild_opts();
     mn_store *st = NULL;
     text live = {0}, reopened = {0}, reindexed = {0}, fresh = {0};
 
@@ -514,47 +474,6 @@ TEST(persisted_equals_rebuilt)
 /* Index ahead of the log                                                     */
 /* ------------------------------------------------------------------------ */
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) FAIL("open %s: %s", path, strerror(errno));
-    uint8_t *p = malloc((size_t)st.st_size + 1);
-    ASSERT(p != NULL);
-    ASSERT_EQ(pread(fd, p, (size_t)st.st_size, 0), st.st_size);
-    close(fd);
-    *len = (size_t)st.st_size;
-    return p;
-}
-
-static void copy_tree(const char *from, const char *to)
-{
-    DIR *d = opendir(from);
-    if (!d) FAIL("opendir %s: %s", from, strerror(errno));
-    if (mkdir(to, 0755) != 0 && errno != EEXIST) FAIL("mkdir %s: %s", to, strerror(errno));
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char a[4096], b[4096];
-        struct stat st;
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        PATHF(a, "%s/%s", from, e->d_name);
-        PATHF(b, "%s/%s", to, e->d_name);
-        if (lstat(a, &st) != 0) continue;
-        if (S_ISDIR(st.st_mode)) {
-            copy_tree(a, b);
-        } else if (S_ISREG(st.st_mode)) {
-            size_t n;
-            uint8_t *p = slurp(a, &n);
-            int fd = open(b, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            ASSERT(fd >= 0);
-            ASSERT_EQ(write(fd, p, n), (ssize_t)n);
-            close(fd);
-            free(p);
-        }
-    }
-    closedir(d);
-}
-
 /* The last segment's base (the test keeps segments large enough for one). */
 static uint64_t last_segment(const char *store, char *path, size_t cap)
 {
@@ -601,7 +520,7 @@ TEST(index_ahead_of_log)
     PATHF(store, "%s/s", dir);
     PATHF(ix, "%s/index", store);
     PATHF(twin, "%s/twin", dir);
-    mn_options o = test_opts();
+    mn_options o = rebuild_opts();
     o.segment_size = 1u << 20; /* one segment */
     mn_store *st = NULL;
     namelist names;

@@ -23,15 +23,9 @@
 #include <sys/stat.h>
 
 #include "harness.h"
+#include "store_helpers.h"
 #include "storage/record.h"
 #include "storage/segment.h"
-
-/* snprintf into a path buffer; a path that does not fit fails the test. */
-#define PATHF(buf, ...)                                                                  \
-    do {                                                                                 \
-        if (snprintf(buf, sizeof buf, __VA_ARGS__) >= (int)sizeof buf)                   \
-            FAIL("path too long for %s", #buf);                                          \
-    } while (0)
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -47,63 +41,6 @@
 /* ------------------------------------------------------------------------ */
 /* Files                                                                      */
 /* ------------------------------------------------------------------------ */
-
-/* Reads a whole file into a malloc'ed buffer; *len its size. */
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) FAIL("open %s: %s", path, strerror(errno));
-    uint8_t *p = malloc((size_t)st.st_size + 1);
-    ASSERT(p != NULL);
-    size_t done = 0;
-    while (done < (size_t)st.st_size) {
-        ssize_t n = pread(fd, p + done, (size_t)st.st_size - done, (off_t)done);
-        if (n <= 0) FAIL("read %s: %s", path, strerror(errno));
-        done += (size_t)n;
-    }
-    close(fd);
-    *len = done;
-    return p;
-}
-
-static void spit(const char *path, const void *p, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) FAIL("create %s: %s", path, strerror(errno));
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, (const uint8_t *)p + done, len - done);
-        if (n <= 0) FAIL("write %s: %s", path, strerror(errno));
-        done += (size_t)n;
-    }
-    close(fd);
-}
-
-static void copy_tree(const char *from, const char *to)
-{
-    DIR *d = opendir(from);
-    if (!d) FAIL("opendir %s: %s", from, strerror(errno));
-    if (mkdir(to, 0755) != 0 && errno != EEXIST) FAIL("mkdir %s: %s", to, strerror(errno));
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char a[4096], b[4096];
-        struct stat st;
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        PATHF(a, "%s/%s", from, e->d_name);
-        PATHF(b, "%s/%s", to, e->d_name);
-        if (lstat(a, &st) != 0) continue;
-        if (S_ISDIR(st.st_mode)) {
-            copy_tree(a, b);
-        } else if (S_ISREG(st.st_mode)) {
-            size_t n;
-            uint8_t *p = slurp(a, &n);
-            spit(b, p, n);
-            free(p);
-        }
-    }
-    closedir(d);
-}
 
 /* The segment files of DIR/log, ascending. Returns how many (<= max). */
 static int list_segments(const char *dir, uint64_t *bases, int max)
@@ -295,25 +232,6 @@ static void expect_store_holds(mn_store *st, const xev *want, size_t n, const ch
                                backward ? "backward" : "forward", k, cnt);
         }
     }
-}
-
-static mn_options test_opts(void)
-{
-    mn_options o;
-    mn_options_init(&o);
-    o.fsync_policy = MN_FSYNC_NEVER;
-    o.index_map_size = 64u << 20;
-    return o;
-}
-
-static void expect_check_ok(const char *dir, const char *what)
-{
-    mn_check_report cr;
-    memset(&cr, 0, sizeof cr);
-    int rc = mn_check(dir, &cr);
-    if (rc != MN_OK || !cr.ok)
-        FAIL("%s: mn_check: %d (%s), ok=%d, bad_position %" PRIu64 ": %s [%s]", what, rc, mn_strerror(rc), cr.ok,
-             cr.bad_position, cr.what, mn_errmsg());
 }
 
 /* ------------------------------------------------------------------------ */
@@ -511,12 +429,25 @@ static void truncation(uint64_t from, uint64_t to)
            UNDER_ASAN ? " (ASan: stride outside the last two groups)" : "");
 
     /* Every length. Near the end (the last two groups) every index state is
-     * tried at every length; before, they take turns. */
+     * tried at every length; before, they take turns.
+     * MN_TEST_STRIDE=N (make test-valgrind) tries only every Nth length, plus
+     * the lengths within 1 byte of each group's start, end and aligned end. */
     uint64_t dense_from = lg[NGROUPS - 2].start;
     size_t opens = 0;
+    const char *stride_env = getenv("MN_TEST_STRIDE");
+    uint64_t stride = stride_env ? strtoull(stride_env, NULL, 10) : 1;
+    if (stride > 1) printf("      MN_TEST_STRIDE=%" PRIu64 ": every %" PRIu64 "th length and the group boundaries\n", stride, stride);
     if (to > full_len) to = full_len;
     for (uint64_t L = from; L <= to; L++) {
         if (UNDER_ASAN && L >= SEG_HDR_SIZE && L < dense_from && L % 7 != 0) continue;
+        if (stride > 1 && L % stride != 0) {
+            int near = 0;
+            for (int g = 0; g < NGROUPS && !near; g++)
+                near = L + 1 >= lg[g].start && L <= lg[g].start + 1 ? 1
+                     : L + 1 >= lg[g].end && L <= lg[g].end + 1   ? 1
+                     : L + 1 >= lg[g].aligned_end && L <= lg[g].aligned_end + 1;
+            if (!near) continue;
+        }
         int nvariants = L >= dense_from ? 3 : 1;
         for (int vi = 0; vi < nvariants; vi++) {
             int variant = nvariants == 3 ? vi : (int)(L % 3);
@@ -1128,14 +1059,14 @@ static void create_crash_case(const char *what, int seg_bytes, int index, const 
     ASSERT_OK(mn_append_one(st, "s", 1, MN_EXPECT_NOSTREAM, &e, 1, &v, NULL));
     ASSERT_EQ(v, 0);
     mn_close(st);
-    char text[64] = "";
+    char format[64] = "";
     PATHF(path, "%s/FORMAT", store);
     size_t len;
     uint8_t *b = slurp(path, &len);
-    ASSERT_LT(len, sizeof text);
-    memcpy(text, b, len);
+    ASSERT_LT(len, sizeof format);
+    memcpy(format, b, len);
     free(b);
-    ASSERT_STR_EQ(text, "mnemosyne-store 1\n");
+    ASSERT_STR_EQ(format, "mnemosyne-store 1\n");
     expect_check_ok(store, what);
     harness_rmrf(dir);
 }
