@@ -19,6 +19,12 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude -Isrc -MMD -MP $(EXTR
 LDLIBS  := -llmdb -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 PY      := /usr/bin/python3
+# fuzzing (tests/fuzz): libFuzzer needs clang; the replay build is $(CC) $(SAN)
+FUZZ_CC     ?= clang
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude -Isrc -Itests/fuzz -MMD -MP \
+               -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_RUNS   ?= 10000000
+FUZZ_OPTS   ?= -timeout=30 -rss_limit_mb=4096 -print_final_stats=1
 
 BUILD   := build
 LIB_SRC := $(wildcard src/util/*.c src/storage/*.c src/engine/*.c)
@@ -77,11 +83,11 @@ $(BUILD)/asan/mnemo: $(ASAN_CLI_OBJ) $(BUILD)/asan/libmnemosyne.a
 $(BUILD)/asan/mnemosyned: $(ASAN_SRV_OBJ) $(BUILD)/asan/libmnemosyne.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmnemosyne.a tests/unit/harness.h
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmnemosyne.a tests/unit/harness.h tests/unit/store_helpers.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmnemosyne.a $(LDLIBS)
 
-$(BUILD)/asan/tests/%: tests/unit/%.c $(BUILD)/asan/libmnemosyne.a tests/unit/harness.h
+$(BUILD)/asan/tests/%: tests/unit/%.c $(BUILD)/asan/libmnemosyne.a tests/unit/harness.h tests/unit/store_helpers.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -Itests/unit -o $@ $< $(BUILD)/asan/libmnemosyne.a $(LDLIBS)
 
@@ -128,5 +134,68 @@ bench: all
 clean:
 	rm -rf $(BUILD)
 
+# ---------------------------------------------------------------- fuzzing
+# One libFuzzer target per parser, tests/fuzz/fuzz_<x>.c (see tests/fuzz/fuzz.h
+# and docs/reliability.md, Fuzzing):
+#   make fuzz          build/fuzz/fuzz_<x>: clang, -fsanitize=fuzzer,address,undefined
+#   make fuzz-run      run each target FUZZ_RUNS times (or only FUZZ_TARGET=fuzz_<x>),
+#                      one at a time; new inputs go to build/fuzz/corpus/<x>, crashes
+#                      to build/fuzz/artifacts/
+#   make fuzz-corpus   rewrite the seed inputs (tests/fuzz/gen_corpus.c)
+#   make fuzz-replay   every saved input (tests/fuzz/corpus/<x>/) through an
+#                      ASan+UBSan build without libFuzzer (tests/fuzz/replay.sh;
+#                      make test runs it too)
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_BIN     := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
+REPLAY_BIN   := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/%)
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o) \
+                $(filter-out %/main.o,$(SRV_SRC:%.c=$(BUILD)/fuzz/obj/%.o))
+REPLAY_DEPS  := $(filter-out %/main.o,$(ASAN_SRV_OBJ)) $(BUILD)/asan/libmnemosyne.a
+FUZZ_TARGET  ?= $(FUZZ_NAMES)
+
+.PHONY: fuzz fuzz-run fuzz-replay fuzz-replay-bins fuzz-corpus
+fuzz: $(FUZZ_BIN)
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BIN): $(BUILD)/fuzz/%: $(BUILD)/fuzz/obj/tests/fuzz/%.o $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-run: $(FUZZ_BIN)
+	@for t in $(FUZZ_TARGET); do \
+	    mkdir -p $(BUILD)/fuzz/corpus/$$t $(BUILD)/fuzz/artifacts; \
+	    dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
+	    echo "== $$t: $(FUZZ_RUNS) runs"; \
+	    $(BUILD)/fuzz/$$t -runs=$(FUZZ_RUNS) $(FUZZ_OPTS) $$dict \
+	        -artifact_prefix=$(BUILD)/fuzz/artifacts/$$t- \
+	        $(BUILD)/fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+$(BUILD)/fuzz-replay/obj/%.o: tests/fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -Itests/fuzz -c $< -o $@
+
+$(REPLAY_BIN): $(BUILD)/fuzz-replay/%: $(BUILD)/fuzz-replay/obj/%.o \
+               $(BUILD)/fuzz-replay/obj/replay_main.o $(REPLAY_DEPS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+fuzz-replay-bins: $(REPLAY_BIN)
+
+# rewrites the seed inputs of tests/fuzz/corpus (tests/fuzz/gen_corpus.c)
+$(BUILD)/fuzz-replay/gen_corpus: tests/fuzz/gen_corpus.c $(BUILD)/libmnemosyne.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmnemosyne.a $(LDLIBS)
+
+fuzz-corpus: $(BUILD)/fuzz-replay/gen_corpus
+	$(BUILD)/fuzz-replay/gen_corpus tests/fuzz/corpus
+
+fuzz-replay:
+	@./tests/fuzz/replay.sh
+
+-include $(FUZZ_OBJ:.o=.d) $(FUZZ_NAMES:%=$(BUILD)/fuzz/obj/tests/fuzz/%.d) \
+         $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/obj/%.d)
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SRV_OBJ:.o=.d) $(ASAN_LIB_OBJ:.o=.d) \
          $(ASAN_CLI_OBJ:.o=.d) $(ASAN_SRV_OBJ:.o=.d)

@@ -128,6 +128,7 @@ int op_decode(const uint8_t *p, uint32_t len, op_decoded *o)
     GET(72, o->consumer_len);
     GET(76, o->n_items);
     GET(80, o->item_size);
+    if (o->item_size && o->n_items > (len - OP_FIXED) / o->item_size) return -1; /* no overflow below */
     if (op_payload_size(o) != len) return -1;
     const uint8_t *q = p + OP_FIXED;
     o->stream = (const char *)q;

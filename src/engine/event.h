@@ -90,7 +90,7 @@ typedef struct op_decoded {
 
 static inline uint64_t op_payload_size(const op_decoded *o)
 {
-    return OP_FIXED + o->stream_len + o->group_len + o->consumer_len +
+    return (uint64_t)OP_FIXED + o->stream_len + o->group_len + o->consumer_len +
            (uint64_t)o->n_items * o->item_size;
 }
 /* Encodes at p (op_payload_size bytes); items are copied from o->items. */
