@@ -40,6 +40,8 @@ for d in tests/cli tests/integration examples; do
         suite "$d" $PY -m pytest -q -p no:cacheprovider $d
     fi
 done
+# every saved fuzzing input through the ASan+UBSan parsers (tests/fuzz/replay.sh)
+suite fuzz-replay ./tests/fuzz/replay.sh
 # the crash soak, short (tests/soak/soak.py; make soak runs 100 cycles per phase)
 suite soak env SOAK_CYCLES=5 $PY tests/soak/soak.py
 # the CLI and integration suites against the ASan+UBSan binaries, and the
