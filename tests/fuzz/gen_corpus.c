@@ -11,8 +11,9 @@
  *                   is, fixed up, split in two segments, repaired, rebased
  *   fuzz_resp/      requests: multibulk, inline with quotes and escapes,
  *                   pipelines, limits
- *   fuzz_args/      ids, JSON, UUIDs, glob patterns, and command sessions
- *                   for the dispatch (streams, groups, ES.*, MULTI, pub/sub)
+ *   fuzz_args/      ids, JSON, UUIDs, glob patterns
+ *   fuzz_dispatch/  command sessions (streams, groups, ES.*, MULTI, pub/sub,
+ *                   connection and server commands), inline and multibulk
  *
  * Usage: gen_corpus OUTDIR. Times and UUIDs differ from run to run; the
  * checked-in corpus is one run's output.
@@ -276,7 +277,7 @@ static void seeds_resp(void)
 
 static void seeds_args(void)
 {
-    /* mode 0: ids (byte 1 options: bit 0 missing seq max, bit 1 strict, bit 2 seq_given) */
+    /* mode 0 (byte 0 % 3): ids (byte 1 options: bit 0 missing seq max, bit 1 strict, bit 2 seq_given) */
     static const struct { const char *name, *text; uint8_t opts; } ids[] = {
         {"id-full", "1526919030474-55", 0}, {"id-ms", "1526919030474", 1},
         {"id-star", "5-*", 4}, {"id-minus", "-", 0}, {"id-plus", "+", 2},
@@ -288,7 +289,7 @@ static void seeds_args(void)
         put_text("fuzz_args", ids[i].name, pre, 2, ids[i].text);
     }
     /* mode 1: JSON */
-    static const char j[1] = {1};
+    static const char j[1] = {1};  /* mode 1 (byte 0 % 3) */
     put_text("fuzz_args", "json-object", j, 1,
              "{\"correlation_id\":\"c-1\",\"n\":[1,-0.5e+3,true,false,null],\"s\":\"\\u00e9\\ud83d\\ude00\"}");
     put_text("fuzz_args", "json-utf8", j, 1, "[\"caf\xc3\xa9\", \"\xf0\x9f\x98\x80\", {}]");
@@ -298,22 +299,25 @@ static void seeds_args(void)
     put_text("fuzz_args", "uuid", u, 2, "0190a6b2-7c1e-7abc-8def-0123456789AB");
     static const char g[2] = {2, 2 * 12 + 1};
     put_text("fuzz_args", "glob", g, 2, "h?llo*[^a-c]account-[0-9]x");
-    /* mode 3: sessions for the dispatch */
-    static const char d[1] = {3};
-    put_text("fuzz_args", "cmd-streams", d, 1,
+}
+
+static void seeds_dispatch(void)
+{
+    static const char d[1] = {0};
+    put_text("fuzz_dispatch", "cmd-streams", d, 0,
              "XADD s * a 1 b 2\r\nXADD s MAXLEN ~ 10 5-1 c 3\r\nXADD s NOMKSTREAM MINID 0 * d 4\r\n"
              "XRANGE s - + COUNT 2\r\nXREVRANGE s + (5-1\r\nXLEN s\r\nXDEL s 5-1\r\n"
              "XTRIM s MAXLEN = 1\r\nXSETID s 9-9 ENTRIESADDED 9 MAXDELETEDID 1-1\r\n"
              "XREAD COUNT 5 STREAMS s 0\r\nXREAD BLOCK 10 STREAMS s $\r\nXINFO STREAM s FULL\r\n"
              "TYPE s\r\nEXISTS s x\r\nDEL s\r\n");
-    put_text("fuzz_args", "cmd-groups", d, 1,
+    put_text("fuzz_dispatch", "cmd-groups", d, 0,
              "XGROUP CREATE s g $ MKSTREAM\r\nXADD s 1-1 f v\r\nXADD s 2-1 f v\r\n"
              "XREADGROUP GROUP g alice COUNT 10 STREAMS s >\r\nXPENDING s g\r\n"
              "XPENDING s g IDLE 0 - + 10 alice\r\nXCLAIM s g bob 0 1-1 RETRYCOUNT 3 FORCE JUSTID\r\n"
              "XAUTOCLAIM s g carol 0 0-0 COUNT 5\r\nXACK s g 1-1 2-1\r\nXINFO GROUPS s\r\n"
              "XINFO CONSUMERS s g\r\nXGROUP CREATECONSUMER s g dave\r\nXGROUP DELCONSUMER s g bob\r\n"
              "XGROUP SETID s g 0 ENTRIESREAD 0\r\nXGROUP DESTROY s g\r\n");
-    put_text("fuzz_args", "cmd-es", d, 1,
+    put_text("fuzz_dispatch", "cmd-es", d, 0,
              "ES.APPEND acct-1 NOSTREAM EVENT * Opened '{\"a\":1}' META '{\"correlation_id\":\"k\"}'\r\n"
              "ES.APPEND acct-1 0 EVENT 0190a6b2-7c1e-7abc-8def-0123456789ab Deposited '{\"n\":2}'\r\n"
              "ES.TX STREAM acct-2 ANY EVENT * T x STREAM acct-3 NOSTREAM EVENT * T y\r\n"
@@ -321,12 +325,12 @@ static void seeds_args(void)
              "ES.READALL FROM 0 COUNT 10 TYPE Opened\r\nES.READALL CATEGORY acct\r\n"
              "ES.INFO acct-1\r\nTRACE k\r\nXRANGE $all - +\r\nXRANGE $ce-acct - +\r\n"
              "XREVRANGE $et-Opened + - COUNT 1\r\nES.DELETE acct-1 ANY\r\nES.READ acct-1\r\n");
-    put_text("fuzz_args", "cmd-conn", d, 1,
+    put_text("fuzz_dispatch", "cmd-conn", d, 0,
              "*1\r\n$4\r\nPING\r\n*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\nCLIENT SETNAME fz\r\nCLIENT LIST\r\n"
              "CLIENT INFO\r\nINFO\r\nCOMMAND COUNT\r\nCOMMAND INFO xadd\r\nCONFIG GET *\r\n"
              "DBSIZE\r\nKEYS *\r\nSCAN 0 MATCH * COUNT 10\r\nTIME\r\nSELECT 0\r\nECHO hi\r\n"
              "CLIENT REPLY SKIP\r\nPING\r\nRESET\r\nQUIT\r\n");
-    put_text("fuzz_args", "cmd-multi", d, 1,
+    put_text("fuzz_dispatch", "cmd-multi", d, 0,
              "MULTI\r\nXADD m * a 1\r\nXLEN m\r\nXRANGE m - +\r\nEXEC\r\nMULTI\r\nNOSUCH\r\nEXEC\r\n"
              "MULTI\r\nDISCARD\r\nSUBSCRIBE ch\r\nPSUBSCRIBE c*\r\nPING\r\nPUBLISH ch x\r\n"
              "PUBSUB CHANNELS\r\nUNSUBSCRIBE\r\nPUNSUBSCRIBE\r\n");
@@ -358,5 +362,6 @@ int main(int argc, char **argv)
     rmrf(dir);
     seeds_resp();
     seeds_args();
+    seeds_dispatch();
     return 0;
 }
