@@ -23,6 +23,8 @@ PY      := /usr/bin/python3
 FUZZ_CC     ?= clang
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude -Isrc -Itests/fuzz -MMD -MP \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_COV    := -fsanitize=fuzzer-no-link   # coverage for the code under test
+FUZZ_LINK   := -fsanitize=fuzzer           # libFuzzer's main
 FUZZ_RUNS   ?= 10000000
 FUZZ_OPTS   ?= -timeout=30 -rss_limit_mb=4096 -print_final_stats=1
 
@@ -139,12 +141,14 @@ clean:
 # and docs/reliability.md, Fuzzing):
 #   make fuzz          build/fuzz/fuzz_<x>: clang, -fsanitize=fuzzer,address,undefined
 #   make fuzz-run      run each target FUZZ_RUNS times (or only FUZZ_TARGET=fuzz_<x>),
-#                      one at a time; new inputs go to build/fuzz/corpus/<x>, crashes
-#                      to build/fuzz/artifacts/
+#                      one at a time, with tests/fuzz/<x>.dict and <x>.flags if present;
+#                      new inputs go to build/fuzz/corpus/<x>, crashes to
+#                      build/fuzz/artifacts/ (FUZZ_OPTS=-max_total_time=N caps a run)
 #   make fuzz-corpus   rewrite the seed inputs (tests/fuzz/gen_corpus.c)
 #   make fuzz-replay   every saved input (tests/fuzz/corpus/<x>/) through an
-#                      ASan+UBSan build without libFuzzer (tests/fuzz/replay.sh;
-#                      make test runs it too)
+#                      ASan+UBSan build without libFuzzer, and the reproducers of
+#                      known bugs (tests/fuzz/known/<x>/), expected to fail
+#                      (tests/fuzz/replay.sh; make test runs it too)
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
@@ -159,17 +163,18 @@ fuzz: $(FUZZ_BIN)
 
 $(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COV) -c $< -o $@
 
 $(FUZZ_BIN): $(BUILD)/fuzz/%: $(BUILD)/fuzz/obj/tests/fuzz/%.o $(FUZZ_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LINK) -o $@ $^ $(LDLIBS)
 
 fuzz-run: $(FUZZ_BIN)
 	@for t in $(FUZZ_TARGET); do \
 	    mkdir -p $(BUILD)/fuzz/corpus/$$t $(BUILD)/fuzz/artifacts; \
 	    dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
+	    flags=; [ -f tests/fuzz/$$t.flags ] && flags=$$(cat tests/fuzz/$$t.flags); \
 	    echo "== $$t: $(FUZZ_RUNS) runs"; \
-	    $(BUILD)/fuzz/$$t -runs=$(FUZZ_RUNS) $(FUZZ_OPTS) $$dict \
+	    $(BUILD)/fuzz/$$t -runs=$(FUZZ_RUNS) $(FUZZ_OPTS) $$flags $$dict \
 	        -artifact_prefix=$(BUILD)/fuzz/artifacts/$$t- \
 	        $(BUILD)/fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
