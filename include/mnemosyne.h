@@ -290,7 +290,8 @@ typedef void (*mn_append_cb)(void *ud, const mn_append_result *res);
 
 /* Queues an append and returns at once. The store copies the parts and events
  * first, so the caller may free them on return. cb is called exactly once, on
- * the store's writer thread, when the append is durable or has failed; it must
+ * the store's writer thread, in submission order, when the append is durable
+ * or has failed; it must
  * be quick and must not call back into mn_append (hand the result over to your
  * own thread instead). If mn_append_async itself returns an error (MN_EINVAL,
  * MN_ETOOBIG, MN_ENOMEM, MN_EREADONLY, MN_ECLOSED), cb is never called. */
@@ -599,6 +600,19 @@ int mn_wait(mn_store *store, uint64_t after, int timeout_ms);
  * removes it). For event loops: have fn write to an eventfd or pipe and do
  * the work on your own thread. fn must be quick and must not call mn_append. */
 void mn_set_notify(mn_store *store, void (*fn)(void *ud, uint64_t end_position), void *ud);
+
+/* Batching submissions from an event loop. Between mn_submit_hold and
+ * mn_submit_flush, the calling thread's asynchronous submissions
+ * (mn_append_async, mn_op_async) are kept on the thread and handed to the
+ * writer all at once by mn_submit_flush: one lock and one wake-up for a
+ * whole pass of the loop instead of one per request, and the writer sees
+ * them as one batch. Call hold when a pass starts and flush before the loop
+ * sleeps. A synchronous call (mn_append, mn_op_run) in between flushes
+ * first, so order is kept. Holding is per thread, for one store at a time;
+ * if the store is closing, flush fails each held request through its
+ * callback with MN_ECLOSED. */
+void mn_submit_hold(mn_store *store);
+void mn_submit_flush(mn_store *store);
 
 /* ------------------------------------------------------------------------ */
 /* Maintenance (on a directory; these open it themselves)                     */

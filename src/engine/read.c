@@ -11,6 +11,13 @@
  * Each iterator owns one LMDB read transaction (a consistent snapshot of the
  * index for its lifetime) and pins the segment its current view points into.
  * Records are CRC-checked as they are read: damage is reported, not served.
+ *
+ * The index may be ahead of what readers may see: the writer commits a
+ * batch's index a moment before it publishes the batch (writer.c). So
+ * every iterator takes the published end (log->visible) before its snapshot
+ * and serves nothing at or past it: a forward scan stops there, a backward
+ * one skips what lies beyond, and stream counters are reported as of it
+ * (published_state).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +42,8 @@ struct mn_iter {
     int ranged;             /* stop at entry ids outside [lo, hi] */
     mn_entry_id lo, hi;
     uint64_t pos;           /* $all: next position to look at */
-    uint64_t end;           /* $all: visible end when the iterator started */
+    uint64_t end;           /* the published end when the iterator started:
+                               nothing at or past it is served */
     int synced;             /* $all: pos is known to be a record boundary */
     int view;               /* views: MN_VIEW_* */
     char *key;              /* views: the full key (owned) */
@@ -77,6 +85,7 @@ static int open_stream(mn_iter *it, const char *name, size_t len, stream_state *
 {
     int rc = store_validate_name(name, len);
     if (rc != MN_OK) return rc;
+    it->end = atomic_load(&it->s->log->visible); /* before the snapshot: it holds all of this */
     if ((rc = mdb_txn_begin(it->s->ix.env, NULL, MDB_RDONLY, &it->txn)) != 0)
         return index_error(rc, "begin read");
     rc = stream_get(it->s, it->txn, name, len, st);
@@ -270,8 +279,15 @@ static int next_stream(mn_iter *it, mn_event_view *view)
     }
     event_loc loc = loc_of(&d);
     /* Retention dropped the segment this event was in: it is gone from the
-     * stream, as it is from $all. Skip to the first retained one. */
-    while (loc.pos < atomic_load(&it->s->log->first)) {
+     * stream, as it is from $all. Skip to the first retained one. Events
+     * not yet published end a forward read and are skipped by a backward
+     * one (a stream's events are in log order). */
+    for (;;) {
+        if (loc.pos >= it->end) {
+            if (!it->backward) return 0;
+        } else if (loc.pos >= atomic_load(&it->s->log->first)) {
+            break;
+        }
         rc = mdb_cursor_get(it->cur, &k, &d, it->backward ? MDB_PREV : MDB_NEXT);
         if (rc != 0 || be64_get(k.mv_data) != it->stream_id) return 0;
         loc = loc_of(&d);
@@ -363,6 +379,7 @@ int mn_read_view(mn_store *s, int view, const char *key, size_t key_len, uint64_
     it->pos_ids = (flags & MN_READ_POSITION_IDS) != 0;
     it->lo_pos = from;
     it->hi_pos = to;
+    it->end = atomic_load(&s->log->visible); /* before the snapshot */
     if ((rc = mdb_txn_begin(s->ix.env, NULL, MDB_RDONLY, &it->txn)) != 0) {
         it->txn = NULL;
         rc = index_error(rc, "begin read");
@@ -388,10 +405,12 @@ static int next_view(mn_iter *it, mn_event_view *view)
                              : view_seek(it->cur, it->view, it->key, it->key_len,
                                          it->backward ? it->hi_pos : it->lo_pos, it->backward, &pos);
         it->started = 1;
-        if (!ok || (it->backward ? pos < it->lo_pos : pos > it->hi_pos)) {
+        if (!ok || (it->backward ? pos < it->lo_pos : pos > it->hi_pos) ||
+            (!it->backward && pos >= it->end)) {
             it->remaining = 0;
             return 0;
         }
+        if (pos >= it->end) continue;                        /* not yet published */
         if (pos < atomic_load(&it->s->log->first)) continue; /* dropped by retention */
         log_rec rec;
         ev_decoded e;
@@ -441,6 +460,37 @@ int mn_iter_next(mn_iter *it, mn_event_view *ev)
     return rc;
 }
 
+/* The stream's counters as of the published end `visible`, when its state
+ * in the index already counts events of a batch still being synced: those
+ * events are the stream's last keys (appends go to the end), so step back
+ * over them. c is a cursor over `events` in the same snapshot. */
+static void published_state(MDB_cursor *c, uint64_t visible, stream_state *st)
+{
+    if (st->last_pos < visible || st->version < 0) return;
+    uint8_t key[16];
+    event_key(key, st->stream_id + 1, 0);
+    MDB_val k = {16, key}, d;
+    int rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+    rc = rc == 0 ? mdb_cursor_get(c, &k, &d, MDB_PREV) : mdb_cursor_get(c, &k, &d, MDB_LAST);
+    uint64_t unpublished = 0, oldest_unpublished = (uint64_t)st->version + 1;
+    while (rc == 0 && be64_get(k.mv_data) == st->stream_id) {
+        event_loc loc = loc_of(&d);
+        if (loc.pos < visible) {
+            st->last_pos = loc.pos;
+            st->last_ms = loc.ms;
+            st->last_seq = loc.seq;
+            break;
+        }
+        unpublished++;
+        oldest_unpublished = be64_get((uint8_t *)k.mv_data + 8);
+        rc = mdb_cursor_get(c, &k, &d, MDB_PREV);
+    }
+    st->length -= unpublished <= st->length ? unpublished : st->length;
+    st->entries_added -= unpublished <= st->entries_added ? unpublished : st->entries_added;
+    st->version = (int64_t)oldest_unpublished - 1;
+    if (st->version < 0) st->last_ms = st->last_seq = st->last_pos = 0;
+}
+
 int mn_stream_info_get(mn_store *s, const char *stream, size_t stream_len, mn_stream_info *out)
 {
     stream_state st;
@@ -449,6 +499,7 @@ int mn_stream_info_get(mn_store *s, const char *stream, size_t stream_len, mn_st
     int rc = store_validate_name(stream, stream_len);
     memset(out, 0, sizeof *out);
     if (rc != MN_OK) return rc;
+    uint64_t visible = atomic_load(&s->log->visible); /* before the snapshot */
     if ((rc = mdb_txn_begin(s->ix.env, NULL, MDB_RDONLY, &txn)) != 0) {
         rc = index_error(rc, "begin read");
         txn = NULL;
@@ -460,6 +511,11 @@ int mn_stream_info_get(mn_store *s, const char *stream, size_t stream_len, mn_st
         goto done;
     }
     if (rc != MN_OK) goto done;
+    if ((rc = mdb_cursor_open(txn, s->ix.events, &c)) != 0) {
+        rc = index_error(rc, "cursor");
+        goto done;
+    }
+    published_state(c, visible, &st);
     out->version = st.version;
     out->length = st.length;
     out->last_position = st.last_pos;
@@ -472,14 +528,11 @@ int mn_stream_info_get(mn_store *s, const char *stream, size_t stream_len, mn_st
     out->max_deleted_id.seq = st.max_del_seq;
     out->groups = group_count(s, txn, st.stream_id);
     out->first_version = -1;
-    if ((rc = mdb_cursor_open(txn, s->ix.events, &c)) != 0) {
-        rc = index_error(rc, "cursor");
-        goto done;
-    }
     uint8_t key[16];
     event_key(key, st.stream_id, 0);
     MDB_val k = {16, key}, d;
-    if (mdb_cursor_get(c, &k, &d, MDB_SET_RANGE) == 0 && be64_get(k.mv_data) == st.stream_id) {
+    if (mdb_cursor_get(c, &k, &d, MDB_SET_RANGE) == 0 && be64_get(k.mv_data) == st.stream_id &&
+        loc_of(&d).pos < visible) {
         event_loc loc = loc_of(&d);
         out->first_version = (int64_t)be64_get((uint8_t *)k.mv_data + 8);
         out->first_position = loc.pos;

@@ -481,7 +481,7 @@ static int store_open(const char *dir, const mn_options *opts, int force_rebuild
         }
         if (cp < s->log->segs[0]->base + SEG_HDR_SIZE) cp = s->log->segs[0]->base + SEG_HDR_SIZE;
         s->log->end = cp;
-        log_publish(s->log, cp);
+        atomic_store(&s->log->visible, cp); /* back from log_open's end */
         s->recovery.checkpoint = cp;
     } else {
         if (!force_rebuild && index_untrusted(s)) {

@@ -19,7 +19,20 @@
  * on an event a crash could take back; the index never points past the log
  * (3 after 2). While the writer is in fdatasync the network thread keeps
  * accepting requests, which form the next batch: the sync of one batch
- * overlaps the arrival of the next.
+ * overlaps the arrival of the next. Readers still stop at the published end
+ * rather than trusting the index alone (read.c): between 3 and 4 the index
+ * is a batch ahead.
+ *
+ * Why no separate sync thread (so that batch k+1 is staged while batch k
+ * syncs): it was built and measured (2026-11-27, docs/benchmarks.md) and
+ * gave nothing. With clients that wait for each reply, a request that
+ * arrives during a sync waits for it and then for its own either way; the
+ * staging and index work it would overlap is small next to a flush; and on
+ * two CPUs the extra thread hand-offs cost more than they saved.
+ *
+ * Submissions: an event loop holds its pass's requests (mn_submit_hold) and
+ * hands them over at once, so the queue lock and the wake-up are paid once
+ * per pass, not once per request.
  *
  * Failure: if the write or sync fails, the transaction is aborted and every
  * staged request gets the error; the log has truncated its partial write
@@ -231,6 +244,14 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* The calling thread's held submissions (mn_submit_hold): an event loop
+ * queues the requests of one pass here, without a lock, and hands them to
+ * the writer at once. One store per thread at a time. */
+static _Thread_local struct {
+    mn_store *s;
+    request *head, *tail;
+} held;
+
 int writer_start(mn_store *s)
 {
     s->last_sync_ms = s->last_index_sync_ms = clock_mono_ms();
@@ -242,6 +263,7 @@ int writer_start(mn_store *s)
 
 void writer_stop(mn_store *s)
 {
+    if (held.s == s) mn_submit_flush(s); /* this thread's held requests go first */
     if (!s->writer_started) return;
     pthread_mutex_lock(&s->mu);
     s->closing = 1;
@@ -253,18 +275,56 @@ void writer_stop(mn_store *s)
     log_sync(s->log);
 }
 
-int writer_submit(mn_store *s, request *r)
+/* Appends list..tail to the writer's queue and wakes it once. */
+static int enqueue(mn_store *s, request *head, request *tail)
 {
     pthread_mutex_lock(&s->mu);
     if (s->closing) {
         pthread_mutex_unlock(&s->mu);
         return error_set(MN_ECLOSED, "the store is closing");
     }
-    r->next = NULL;
-    if (s->q_tail) s->q_tail->next = r;
-    else s->q_head = r;
-    s->q_tail = r;
+    if (s->q_tail) s->q_tail->next = head;
+    else s->q_head = head;
+    s->q_tail = tail;
     pthread_cond_signal(&s->wake_writer);
     pthread_mutex_unlock(&s->mu);
     return MN_OK;
+}
+
+int writer_submit(mn_store *s, request *r)
+{
+    r->next = NULL;
+    if (held.s == s && r->owned) {
+        /* Async (store-owned) requests wait for mn_submit_flush. */
+        if (held.tail) held.tail->next = r;
+        else held.head = r;
+        held.tail = r;
+        return MN_OK;
+    }
+    if (held.s == s) mn_submit_flush(s); /* a synchronous call: keep the order */
+    return enqueue(s, r, r);
+}
+
+void mn_submit_hold(mn_store *s)
+{
+    if (held.s && held.s != s) mn_submit_flush(held.s);
+    held.s = s;
+}
+
+void mn_submit_flush(mn_store *s)
+{
+    if (!s || held.s != s) return;
+    request *head = held.head, *tail = held.tail;
+    held.s = NULL;
+    held.head = held.tail = NULL;
+    if (!head) return;
+    if (enqueue(s, head, tail) != MN_OK) {
+        /* Closing: each held request fails as a direct submit would have,
+         * but through its callback, since its submit already returned. */
+        for (request *r = head; r; r = r->next) {
+            r->rc = MN_ECLOSED;
+            snprintf(r->errmsg, sizeof r->errmsg, "the store is closing");
+        }
+        complete(head);
+    }
 }

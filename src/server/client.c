@@ -1164,6 +1164,12 @@ void server_before_sleep(loop *l, void *ud)
         client *c = CLIST_ENTRY(n, client, close_asap);
         client_free(c);
     }
+    /* Everything this pass submitted goes to the writer now, as one batch
+     * with one wake-up; the next pass's submissions are held again. */
+    if (server.store) {
+        mn_submit_flush(server.store);
+        mn_submit_hold(server.store);
+    }
 }
 
 /* During shutdown: stop reading (no new commands) — in-flight ones finish. */

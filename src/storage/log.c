@@ -405,12 +405,28 @@ void log_batch_abort(struct log *l)
     l->nrolls = 0;
 }
 
+/* `failed` is set only after the reason is written, so a thread that sees
+ * it set (submit.c checks it on the caller's thread) can read the reason;
+ * the first reason stays. */
 static int latch(struct log *l, const char *what, int err)
 {
-    l->failed = 1;
-    snprintf(l->failed_why, sizeof l->failed_why, "%s failed (%s); the store is read-only "
-             "until restarted", what, strerror(err));
+    static pthread_mutex_t latch_mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&latch_mu);
+    if (!l->failed) {
+        snprintf(l->failed_why, sizeof l->failed_why, "%s failed (%s); the store is read-only "
+                 "until restarted", what, strerror(err));
+        l->failed = 1;
+    }
+    pthread_mutex_unlock(&latch_mu);
     return error_set(MN_EREADONLY, "%s", l->failed_why);
+}
+
+/* durable only grows (a seal and the batch sync both advance it). */
+static void advance_durable(struct log *l, uint64_t to)
+{
+    uint64_t cur = atomic_load(&l->durable);
+    while (cur < to && !atomic_compare_exchange_weak(&l->durable, &cur, to)) {
+    }
 }
 
 static int errno_code(int neg) { return neg == -ENOSPC || neg == -EDQUOT ? MN_ENOSPC : MN_EIO; }
@@ -477,7 +493,7 @@ int log_batch_write(struct log *l, int sync)
                 rc = latch(l, "fdatasync", -e);
                 goto fail;
             }
-            atomic_store(&l->durable, s->base + s->size);
+            advance_durable(l, s->base + s->size);
             segment *ns;
             uint64_t next_len = (r + 1 < l->nrolls ? l->rolls[r + 1].staged_off : l->staged.len) - off;
             if ((rc = seg_create(l->dir, l->rolls[r].base, map_len_for(l, next_len + SEG_HDR_SIZE),
@@ -500,7 +516,7 @@ int log_batch_write(struct log *l, int sync)
             rc = latch(l, "fdatasync", -e);
             goto fail;
         }
-        atomic_store(&l->durable, l->end);
+        advance_durable(l, l->end);
     }
     /* Until the caller publishes, the batch can still be taken back. */
     l->batch_first = first;
@@ -527,11 +543,16 @@ int log_sync(struct log *l)
     if (l->opts.read_only || atomic_load(&l->durable) >= l->end) return MN_OK;
     int e = io_fdatasync(active(l)->fd);
     if (e < 0) return latch(l, "fdatasync", -e);
-    atomic_store(&l->durable, l->end);
+    advance_durable(l, l->end);
     return MN_OK;
 }
 
-void log_publish(struct log *l, uint64_t end) { atomic_store(&l->visible, end); }
+void log_publish(struct log *l, uint64_t end)
+{
+    uint64_t cur = atomic_load(&l->visible);
+    while (cur < end && !atomic_compare_exchange_weak(&l->visible, &cur, end)) {
+    }
+}
 
 int log_retain(struct log *l, uint64_t max_bytes, uint64_t max_age_ms)
 {

@@ -56,7 +56,8 @@ struct log {
     _Atomic uint64_t visible;     /* one past the last record readers may see */
     _Atomic uint64_t durable;     /* one past the last fdatasync'ed byte */
     _Atomic uint64_t first;       /* position of the first retained record */
-    int failed;                   /* latched after a failed fdatasync or truncate */
+    _Atomic int failed;           /* latched after a failed fdatasync or truncate
+                                     (read by any thread) */
     char failed_why[512];         /* why, for every later error message */
     /* staging of the current batch (writer only) */
     buf staged;                   /* the batch's bytes, contiguous */
@@ -129,7 +130,8 @@ int log_batch_undo(struct log *l);
  * (and the log latches read-only). */
 int log_sync(struct log *l);
 
-/* Makes records below `end` visible to readers (after the index commit). */
+/* Makes records below `end` visible to readers (after the index commit).
+ * Never moves the visible end back. */
 void log_publish(struct log *l, uint64_t end);
 
 /* Drops whole oldest segments (never the active one) while the total size

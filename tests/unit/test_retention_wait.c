@@ -1,7 +1,9 @@
 /*
  * test_retention_wait.c — retention by size and by age drops whole oldest
  * segments (never the active one) and reads skip what it dropped; mn_wait
- * and the notify hook wake when new events become readable.
+ * and the notify hook wake when new events become readable; submissions
+ * held by mn_submit_hold reach the writer only at mn_submit_flush (or a
+ * synchronous call, or close), in order.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -178,11 +180,135 @@ TEST(wait_and_notify)
     harness_rmrf(dir);
 }
 
+/* Completions of held async appends, in the order they ran. */
+typedef struct held_log {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n;
+    int order[8];
+    int rc[8];
+    int64_t version[8];
+} held_log;
+
+typedef struct held_arg {
+    held_log *log;
+    int tag;
+} held_arg;
+
+static void held_done(void *ud, const mn_append_result *res)
+{
+    held_arg *a = ud;
+    pthread_mutex_lock(&a->log->mu);
+    int i = a->log->n++;
+    a->log->order[i] = a->tag;
+    a->log->rc[i] = res->rc;
+    a->log->version[i] = res->rc == MN_OK ? res->parts[0].version : -9;
+    pthread_cond_broadcast(&a->log->cv);
+    pthread_mutex_unlock(&a->log->mu);
+}
+
+static void held_append(mn_store *st, held_arg *a)
+{
+    mn_event e;
+    memset(&e, 0, sizeof e);
+    e.type = "Held";
+    e.type_len = 4;
+    e.data = "{}";
+    e.data_len = 2;
+    mn_append_part p;
+    memset(&p, 0, sizeof p);
+    p.stream = "h";
+    p.stream_len = 1;
+    p.expected = MN_EXPECT_ANY;
+    p.events = &e;
+    p.count = 1;
+    ASSERT_OK(mn_append_async(st, &p, 1, held_done, a));
+}
+
+static int held_count(held_log *l)
+{
+    pthread_mutex_lock(&l->mu);
+    int n = l->n;
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
+static void held_wait(held_log *l, int n)
+{
+    pthread_mutex_lock(&l->mu);
+    while (l->n < n) pthread_cond_wait(&l->cv, &l->mu);
+    pthread_mutex_unlock(&l->mu);
+}
+
+TEST(submit_hold_and_flush)
+{
+    char dir[512];
+    mn_options o = small_opts();
+    mn_store *st = NULL;
+    held_log log = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}, {0}, {0}};
+    held_arg a[6];
+    for (int i = 0; i < 6; i++) a[i] = (held_arg){&log, i};
+    harness_tmpdir(dir, sizeof dir);
+    ASSERT_OK(mn_open(dir, &o, &st));
+
+    /* held: nothing reaches the writer, nothing is readable */
+    mn_submit_hold(st);
+    held_append(st, &a[0]);
+    held_append(st, &a[1]);
+    usleep(50 * 1000);
+    ASSERT_EQ(held_count(&log), 0);
+    mn_stream_info si;
+    ASSERT_EQ(mn_stream_info_get(st, "h", 1, &si), MN_ENOTFOUND);
+
+    /* a synchronous append flushes the held ones first: order is kept */
+    mn_event e;
+    memset(&e, 0, sizeof e);
+    e.type = "Sync";
+    e.type_len = 4;
+    int64_t v = -1;
+    ASSERT_OK(mn_append_one(st, "h", 1, MN_EXPECT_ANY, &e, 1, &v, NULL));
+    ASSERT_EQ(v, 2);
+    held_wait(&log, 2);
+    ASSERT_EQ(log.order[0], 0);
+    ASSERT_EQ(log.order[1], 1);
+    ASSERT_EQ(log.version[0], 0);
+    ASSERT_EQ(log.version[1], 1);
+
+    /* hold, submit, flush: all complete, in order */
+    mn_submit_hold(st);
+    held_append(st, &a[2]);
+    held_append(st, &a[3]);
+    usleep(20 * 1000);
+    ASSERT_EQ(held_count(&log), 2);
+    mn_submit_flush(st);
+    held_wait(&log, 4);
+    ASSERT_EQ(log.order[2], 2);
+    ASSERT_EQ(log.order[3], 3);
+    ASSERT_EQ(log.version[3], 4);
+
+    /* a flush of nothing, or of another store, is harmless */
+    mn_submit_flush(st);
+    mn_submit_flush(NULL);
+
+    /* closing with held requests: they are written, not lost */
+    mn_submit_hold(st);
+    held_append(st, &a[4]);
+    mn_close(st);
+    ASSERT_EQ(held_count(&log), 5);
+    ASSERT_EQ(log.rc[4], MN_OK);
+    ASSERT_OK(mn_open(dir, &o, &st));
+    ASSERT_OK(mn_stream_info_get(st, "h", 1, &si));
+    ASSERT_EQ(si.version, 5);
+    mn_close(st);
+    harness_rmrf(dir);
+}
+
 int main(int argc, char **argv)
 {
     harness_init(argc, argv);
     RUN(retention_by_size);
     RUN(retention_by_age);
     RUN(wait_and_notify);
+    RUN(submit_hold_and_flush);
     return harness_summary();
 }
