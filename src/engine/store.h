@@ -100,6 +100,7 @@ struct mn_store {
     uint64_t next_group_id;       /* writer's; mirrored in meta */
     uint64_t last_sync_ms;        /* interval policy: when the log was last synced */
     uint64_t last_index_sync_ms;  /* when the index was last flushed */
+    uint64_t released_index_bytes;/* index size at the last index_release_pages */
     /* writer queue */
     pthread_mutex_t mu;           /* queue, closing, and the wait condition */
     pthread_cond_t wake_writer;   /* a request arrived, or closing */

@@ -52,6 +52,11 @@
 /* How often housekeeping (retention) runs when the writer is idle. */
 #define INDEX_SYNC_MS 2000u
 
+/* Pages are also released after the index grew this much: under a steady
+ * stream of appends the resident set stays near this, not near two
+ * seconds' worth of appends. */
+#define RELEASE_GROWTH (8u << 20)
+
 /* 1 if the filesystem of dir has (almost) no space left for us. */
 static int disk_nearly_full(const char *dir)
 {
@@ -190,7 +195,9 @@ abort:
     }
 }
 
-/* Periodic work between batches: interval fsync, index flush, retention. */
+/* Periodic work between batches: interval fsync, retention, and dropping
+ * the mappings of index and log pages (page cache stays; VmRSS stays flat
+ * as the store grows). */
 static void housekeeping(mn_store *s)
 {
     uint64_t now = clock_mono_ms();
@@ -199,11 +206,19 @@ static void housekeeping(mn_store *s)
         log_sync(s->log);
         s->last_sync_ms = now;
     }
-    if (now - s->last_index_sync_ms >= INDEX_SYNC_MS) {
+    uint64_t index_bytes = index_used_bytes(&s->ix);
+    int timed = now - s->last_index_sync_ms >= INDEX_SYNC_MS;
+    if (timed) {
         /* The index is not synced here: after a process crash the page
          * cache has it, after a machine crash it is rebuilt (store.c). */
         s->last_index_sync_ms = now;
         log_retain(s->log, s->opts.retention_bytes, s->opts.retention_ms);
+        log_release_pages(s->log);
+    }
+    if (timed || index_bytes - s->released_index_bytes >= RELEASE_GROWTH) {
+        /* Resident memory: only what was touched since the last release. */
+        index_release_pages(&s->ix);
+        s->released_index_bytes = index_bytes;
     }
 }
 

@@ -3,10 +3,13 @@
  */
 #include "storage/index.h"
 
+#include <sys/mman.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "mnemosyne.h"
@@ -21,6 +24,26 @@ int index_error(int mdb_rc, const char *what)
              mdb_rc == MDB_VERSION_MISMATCH)
         code = MN_ECORRUPT;
     return error_set(code, "index: %s: %s", what, mdb_strerror(mdb_rc));
+}
+
+/* Where this process maps the file (dev, ino): LMDB does not say (its
+ * me_mapaddr is set only with MDB_FIXEDMAP), /proc/self/maps does. NULL if
+ * not found: then index_release_pages does nothing. */
+static void *find_mapping(dev_t dev, ino_t ino)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    char line[4608];
+    void *addr = NULL;
+    if (!f) return NULL;
+    while (!addr && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, off, in;
+        unsigned maj, min;
+        if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &lo, &hi, &off, &maj, &min, &in) == 6 &&
+            off == 0 && in == (unsigned long)ino && makedev(maj, min) == dev)
+            addr = (void *)lo;
+    }
+    fclose(f);
+    return addr;
 }
 
 int index_open(index_env *ix, const char *dir, uint64_t map_size, int read_only)
@@ -65,6 +88,7 @@ int index_open(index_env *ix, const char *dir, uint64_t map_size, int read_only)
                            data, (long long)fst.st_size);
             goto fail;
         }
+        if (stat(data, &fst) == 0) ix->map_addr = find_mapping(fst.st_dev, fst.st_ino);
     }
     if ((rc = mdb_txn_begin(ix->env, NULL, read_only ? MDB_RDONLY : 0, &txn)) != 0) {
         rc = index_error(rc, "begin");
@@ -135,4 +159,25 @@ int index_meta_put(index_env *ix, MDB_txn *txn, const char *key, uint64_t val)
     MDB_val k = {strlen(key), (void *)key}, v = {sizeof val, &val};
     int rc = mdb_put(txn, ix->meta, &k, &v, 0);
     return rc ? index_error(rc, "meta put") : MN_OK;
+}
+
+uint64_t index_used_bytes(index_env *ix)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (!ix->env || mdb_env_info(ix->env, &info) != 0 || mdb_env_stat(ix->env, &st) != 0) return 0;
+    return ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+}
+
+void index_release_pages(index_env *ix)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (!ix->env || !ix->map_addr || mdb_env_info(ix->env, &info) != 0 ||
+        mdb_env_stat(ix->env, &st) != 0)
+        return;
+    size_t used = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
+    if (used > info.me_mapsize) used = info.me_mapsize;
+    /* Advisory: a failure only means the pages stay resident. */
+    (void)madvise(ix->map_addr, used, MADV_DONTNEED);
 }

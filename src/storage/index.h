@@ -44,6 +44,7 @@ typedef struct index_env {
     MDB_dbi pel;
     MDB_dbi views;
     int read_only;     /* opened MDB_RDONLY */
+    void *map_addr;    /* where data.mdb is mapped (index_release_pages), or NULL */
 } index_env;
 
 /* Where an event is. */
@@ -66,6 +67,13 @@ int index_open(index_env *ix, const char *dir, uint64_t map_size, int read_only)
 void index_close(index_env *ix);
 /* Flushes to disk (a checkpoint the next open can trust after a machine crash). */
 int index_sync(index_env *ix);
+/* Drops this process's mappings of the index's pages (MADV_DONTNEED on
+ * the used part of LMDB's read-only shared map). The pages stay in the
+ * page cache; the next read of one is a minor fault. Keeps the resident
+ * set to what was touched lately instead of every page ever read. */
+void index_release_pages(index_env *ix);
+/* Bytes of data.mdb in use (its last page's end). */
+uint64_t index_used_bytes(index_env *ix);
 /* Removes DIR/index entirely (before a rebuild). */
 int index_remove(const char *dir);
 

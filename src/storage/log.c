@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -672,6 +673,17 @@ int log_read_at(struct log *l, uint64_t pos, segment **seg, log_rec *rec)
     rec->pos = pos;
     *seg = s;
     return MN_OK;
+}
+
+void log_release_pages(struct log *l)
+{
+    pthread_rwlock_rdlock(&l->segs_lock);
+    for (size_t i = 0; i < l->nsegs; i++) {
+        segment *sg = l->segs[i];
+        /* Advisory: a failure only means the pages stay resident. */
+        (void)madvise((void *)sg->map, sg->map_len, MADV_DONTNEED);
+    }
+    pthread_rwlock_unlock(&l->segs_lock);
 }
 
 void log_stats(struct log *l, uint64_t *segments, uint64_t *bytes)

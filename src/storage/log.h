@@ -161,6 +161,11 @@ uint64_t log_next_pos(struct log *l, uint64_t pos, uint32_t len);
  * below the retained log up to its first record). */
 uint64_t log_seek(struct log *l, uint64_t p);
 
+/* Drops this process's mappings of the segments' pages (MADV_DONTNEED on
+ * the read-only shared maps; the page cache keeps them), so the resident
+ * set holds what readers touched lately, not every page ever read. */
+void log_release_pages(struct log *l);
+
 /* Totals for info. */
 void log_stats(struct log *l, uint64_t *segments, uint64_t *bytes);
 
