@@ -601,6 +601,13 @@ int mn_wait(mn_store *store, uint64_t after, int timeout_ms);
  * the work on your own thread. fn must be quick and must not call mn_append. */
 void mn_set_notify(mn_store *store, void (*fn)(void *ud, uint64_t end_position), void *ud);
 
+/* Changes the fsync policy of an open store, from the next batch on (what
+ * Redis's CONFIG SET appendfsync does). Appends acknowledged before keep
+ * the durability they were acknowledged with; switching to MN_FSYNC_ALWAYS
+ * also syncs what earlier appends left unsynced, at the writer's next pass.
+ * MN_EINVAL for a bad policy or a zero interval, MN_EREADONLY. */
+int mn_set_fsync(mn_store *store, int policy, uint32_t interval_ms);
+
 /* Batching submissions from an event loop. Between mn_submit_hold and
  * mn_submit_flush, the calling thread's asynchronous submissions
  * (mn_append_async, mn_op_async) are kept on the thread and handed to the

@@ -544,7 +544,7 @@ void mn_store_info_get(mn_store *s, mn_store_info *out)
         mdb_txn_abort(txn);
     }
     out->read_only = s->opts.read_only || s->log->failed;
-    out->fsync_policy = s->opts.fsync_policy;
+    out->fsync_policy = s->writer_started ? atomic_load(&s->fsync_policy) : s->opts.fsync_policy;
 }
 
 /* ---- maintenance ---- */

@@ -101,6 +101,10 @@ struct mn_store {
     uint64_t last_sync_ms;        /* interval policy: when the log was last synced */
     uint64_t last_index_sync_ms;  /* when the index was last flushed */
     uint64_t released_index_bytes;/* index size at the last index_release_pages */
+    /* the fsync policy in force (opts has the one opened with; mn_set_fsync
+     * changes these from any thread, the writer reads them per batch) */
+    _Atomic int fsync_policy;
+    _Atomic uint32_t fsync_interval_ms;
     /* writer queue */
     pthread_mutex_t mu;           /* queue, closing, and the wait condition */
     pthread_cond_t wake_writer;   /* a request arrived, or closing */

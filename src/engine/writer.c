@@ -133,7 +133,7 @@ static void commit_batch(mn_store *s, request *list)
     }
 
     /* 2. write (+ sync) */
-    rc = log_batch_write(s->log, s->opts.fsync_policy == MN_FSYNC_ALWAYS);
+    rc = log_batch_write(s->log, atomic_load(&s->fsync_policy) == MN_FSYNC_ALWAYS);
     if (rc != MN_OK) {
         snprintf(msg, sizeof msg, "%s", mn_errmsg());
         fail_staged(list, rc, msg, 1);
@@ -201,8 +201,11 @@ abort:
 static void housekeeping(mn_store *s)
 {
     uint64_t now = clock_mono_ms();
-    if (s->opts.fsync_policy == MN_FSYNC_INTERVAL &&
-        now - s->last_sync_ms >= s->opts.fsync_interval_ms) {
+    int policy = atomic_load(&s->fsync_policy);
+    if ((policy == MN_FSYNC_INTERVAL && now - s->last_sync_ms >= atomic_load(&s->fsync_interval_ms)) ||
+        policy == MN_FSYNC_ALWAYS) {
+        /* Under always this syncs only after a switch from a laxer policy
+         * (mn_set_fsync) left written bytes unsynced; else it is a no-op. */
         log_sync(s->log);
         s->last_sync_ms = now;
     }
@@ -230,8 +233,8 @@ static void *writer_main(void *arg)
         while (!s->q_head && !s->closing) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            uint64_t wait_ms = s->opts.fsync_policy == MN_FSYNC_INTERVAL
-                                   ? s->opts.fsync_interval_ms : INDEX_SYNC_MS;
+            uint64_t wait_ms = atomic_load(&s->fsync_policy) == MN_FSYNC_INTERVAL
+                                   ? atomic_load(&s->fsync_interval_ms) : INDEX_SYNC_MS;
             if (wait_ms > INDEX_SYNC_MS) wait_ms = INDEX_SYNC_MS;
             ts.tv_sec += (time_t)(wait_ms / 1000);
             ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
@@ -267,9 +270,28 @@ static _Thread_local struct {
     request *head, *tail;
 } held;
 
+int mn_set_fsync(mn_store *s, int policy, uint32_t interval_ms)
+{
+    if (!s) return error_set(MN_EINVAL, "no store");
+    if (policy < MN_FSYNC_ALWAYS || policy > MN_FSYNC_NEVER)
+        return error_set(MN_EINVAL, "bad fsync policy %d", policy);
+    if (policy == MN_FSYNC_INTERVAL && interval_ms == 0)
+        return error_set(MN_EINVAL, "an fsync interval must be at least 1 ms");
+    if (s->opts.read_only) return error_set(MN_EREADONLY, "the store is open read-only");
+    atomic_store(&s->fsync_interval_ms, interval_ms);
+    atomic_store(&s->fsync_policy, policy);
+    /* The writer may sleep up to its old interval: wake it to apply this. */
+    pthread_mutex_lock(&s->mu);
+    pthread_cond_signal(&s->wake_writer);
+    pthread_mutex_unlock(&s->mu);
+    return MN_OK;
+}
+
 int writer_start(mn_store *s)
 {
     s->last_sync_ms = s->last_index_sync_ms = clock_mono_ms();
+    atomic_store(&s->fsync_policy, s->opts.fsync_policy);
+    atomic_store(&s->fsync_interval_ms, s->opts.fsync_interval_ms);
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0)
         return error_set(MN_EIO, "cannot start the writer thread: %s", strerror(errno));
     s->writer_started = 1;

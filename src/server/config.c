@@ -8,9 +8,9 @@
  * value is validated the same way wherever it comes from. Precedence:
  * defaults < --config FILE < other flags (applied in that order).
  *
- * Settings the engine fixes at mn_open (dir, fsync, segment-size,
- * max-event-size) and the listening address are immutable at run time, as
- * Redis's immutable configs are. `save` and `appendonly` exist only so the
+ * Settings the engine fixes at mn_open (dir, segment-size, max-event-size)
+ * and the listening address are immutable at run time, as Redis's immutable
+ * configs are; fsync changes the engine's policy (mn_set_fsync). `save` and `appendonly` exist only so the
  * Redis tools that ask get a true answer: nothing is ever snapshotted, and
  * everything is always in the log ("appendonly yes").
  */
@@ -152,6 +152,10 @@ static const char *set_fsync(server_config *cfg, const char *v, int apply)
     if (apply) {
         cfg->fsync_policy = pol;
         cfg->fsync_interval_ms = (uint32_t)ms;
+        /* At run time (CONFIG SET) the engine switches from its next batch;
+         * it can only refuse for a read-only store, where there is nothing
+         * to sync anyway. */
+        if (server.store) (void)mn_set_fsync(server.store, pol, (uint32_t)ms);
     }
     return NULL;
 }
@@ -359,8 +363,8 @@ static const param params[] = {
     {"port", NULL, P_IMMUTABLE, set_port, get_port},
     {"bind", NULL, P_IMMUTABLE, set_bind, get_bind},
     {"dir", NULL, P_IMMUTABLE, set_dir, get_dir},
-    {"fsync", NULL, P_IMMUTABLE, set_fsync, get_fsync},
-    {"appendfsync", NULL, P_IMMUTABLE, set_fsync, get_appendfsync},
+    {"fsync", NULL, 0, set_fsync, get_fsync},
+    {"appendfsync", NULL, 0, set_fsync, get_appendfsync},
     {"requirepass", NULL, 0, set_requirepass, get_requirepass},
     {"loglevel", NULL, 0, set_loglevel, get_loglevel},
     {"segment-size", NULL, P_IMMUTABLE, set_segment_size, get_segment_size},

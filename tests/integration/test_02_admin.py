@@ -172,6 +172,49 @@ def test_config_file_and_flags(tmp_path):
         assert srv.stop() == 0
 
 
+def test_config_set_fsync_at_run_time(tmp_path):
+    """CONFIG SET fsync/appendfsync switches the engine's policy from the next
+    batch on; switching to always also syncs what was left unsynced."""
+    import time
+    from conftest import ServerProc
+    srv = ServerProc(tmp_path / "d", ["--fsync", "never"]).start()
+    try:
+        c = srv.client()
+
+        def positions():
+            p = c.info("persistence")
+            return p["mn_fsync"], int(p["mn_end_position"]), int(p["mn_durable_position"])
+
+        for i in range(20):
+            c.xadd("s", {"i": i})
+        pol, end, durable = positions()
+        assert pol == "never" and durable < end  # nothing synced under never
+        assert c.config_set("appendfsync", "always")
+        assert c.config_get("fsync") == {"fsync": "always"}
+        deadline = time.time() + 5
+        while positions()[2] < positions()[1] and time.time() < deadline:
+            time.sleep(0.05)
+        pol, end, durable = positions()
+        assert pol == "always" and durable == end  # the backlog was synced
+        c.xadd("s", {"i": 20})
+        pol, end, durable = positions()
+        assert durable == end  # acknowledged = synced
+        assert c.config_set("fsync", "interval:50")
+        assert c.config_get("appendfsync") == {"appendfsync": "everysec"}
+        assert positions()[0] == "interval"
+        c.xadd("s", {"i": 21})
+        deadline = time.time() + 5
+        while positions()[2] < positions()[1] and time.time() < deadline:
+            time.sleep(0.02)
+        assert positions()[2] == positions()[1]  # the interval sync came
+        with pytest.raises(redis.ResponseError, match="interval must be 1..3600000 ms"):
+            c.config_set("fsync", "interval:0")
+        assert c.config_get("fsync") == {"fsync": "interval:50"}  # unchanged
+        assert c.xlen("s") == 22
+    finally:
+        assert srv.stop() == 0
+
+
 def test_bad_flags_exit_nonzero(tmp_path):
     import subprocess
     from conftest import BINARY
