@@ -116,6 +116,34 @@ static void client_resume(client *c)
         clist_push(&server.resume, &c->resume);
 }
 
+/* EXEC isolation (Redis: "a request sent by another client will never be
+ * served in the middle of the execution"). While a transaction's queued
+ * commands run — including the wait for its durable writes — it holds a
+ * barrier: other clients' commands stay in their input buffers and blocked
+ * readers are not served, so nobody observes the transaction half done.
+ * Lifted when its last reply is complete; the paused clients then run. */
+void exec_barrier_raise(client *c) { server.exec_barrier = c; }
+
+void exec_barrier_lift(void)
+{
+    server.exec_barrier = NULL;
+    clink *n;
+    while ((n = clist_pop(&server.paused))) {
+        client *p = CLIST_ENTRY(n, client, paused);
+        client_resume(p);
+    }
+    if (server.retry_blocked_later) {
+        server.retry_blocked_later = 0;
+        server_retry_blocked();
+    }
+}
+
+void exec_barrier_check(client *c)
+{
+    if (server.exec_barrier == c && c->exec_next < 0 && c->ndeferred == 0)
+        exec_barrier_lift();
+}
+
 void client_close_asap(client *c)
 {
     if (c->flags & CLIENT_CLOSE_ASAP)
@@ -356,6 +384,9 @@ static void client_free(client *c)
     clist_unlink(&c->resume);
     clist_unlink(&c->close_asap);
     clist_unlink(&c->blocked_link);
+    clist_unlink(&c->paused);
+    if (server.exec_barrier == c)
+        exec_barrier_lift();
     if (c->fd >= 0) {
         loop_del_fd(server.el, c->fd, LOOP_READ | LOOP_WRITE);
         close(c->fd);
@@ -451,6 +482,12 @@ static void process_input(client *c)
 {
     if (c->flags & CLIENT_PROCESSING)
         return;
+    if (server.exec_barrier && server.exec_barrier != c) {
+        /* Another client's EXEC is running: nothing of ours may run in
+         * between (isolation). Our input waits, buffered. */
+        clist_push(&server.paused, &c->paused);
+        return;
+    }
     c->flags |= CLIENT_PROCESSING;
     while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) && !c->blocked) {
         if (c->exec_next >= 0) {
@@ -811,6 +848,7 @@ void deferred_done(deferred *d)
             c->ndeferred_strict--;
         client_output_added(c);
         client_resume(c);
+        exec_barrier_check(c);
     } else {
         ochain_free(&d->out);
     }
@@ -907,6 +945,11 @@ void client_unblock(client *c) { block_end(c, 1); }
 
 void server_retry_blocked(void)
 {
+    if (server.exec_barrier) {
+        /* A woken reader must not see an EXEC half done: later. */
+        server.retry_blocked_later = 1;
+        return;
+    }
     clink tmp;
     clist_init(&tmp);
     /* move the list aside: clients that stay blocked are put back */

@@ -15,10 +15,12 @@
  * once if it is a CMD_PIPELINE_DEFER command following only such, else
  * after the outstanding replies completed — EXEC is then resumed from
  * process_input (c->exec_next). This keeps read-your-writes inside a
- * transaction. Isolation from other clients holds for commands that do
- * not defer; while EXEC waits for a durable append, other clients' commands
- * may run (an engine-level multi-part append would be needed to make a
- * mixed transaction atomic: see the open problems in the design notes).
+ * transaction. Isolation from other clients: EXEC raises a barrier
+ * (client.c, exec_barrier_*) until its last reply is complete — other
+ * clients' commands and blocked readers wait, so none sees it half done.
+ * Not atomic across a crash: each write is its own engine request, so a
+ * crash between two of them keeps the first (an engine-level multi-part
+ * request would be needed).
  * Blocking commands never block inside EXEC (client_block refuses).
  */
 #include <stdlib.h>
@@ -101,6 +103,7 @@ void exec_continue(client *c)
     }
     free_queue(c);
     c->exec_next = -1;
+    exec_barrier_check(c);
 }
 
 static void cmd_multi(client *c)
@@ -127,7 +130,9 @@ static void cmd_exec(client *c)
     c->flags &= ~CLIENT_MULTI;
     reply_array(c, c->mq_len);
     c->exec_next = 0;
+    exec_barrier_raise(c);
     exec_continue(c);
+    exec_barrier_check(c); /* lifts at once if nothing had to wait */
 }
 
 static void cmd_discard(client *c)

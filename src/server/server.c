@@ -364,6 +364,7 @@ int server_init_runtime(void)
     clist_init(&server.resume);
     clist_init(&server.close_asap);
     clist_init(&server.blocked);
+    clist_init(&server.paused);
     server.next_client_id = 1;
     server.start_ms = loop_now_ms();
     server.ops_last_ms = server.start_ms;

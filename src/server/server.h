@@ -230,6 +230,7 @@ struct client {
     clink resume;                /* server.resume: has input to process again */
     clink close_asap;            /* server.close_asap */
     clink blocked_link;          /* server.blocked */
+    clink paused;                /* server.paused: waits for another client's EXEC */
 };
 
 /* Deferred reply: see the header comment and client_defer(). */
@@ -278,6 +279,11 @@ int client_block(client *c, int64_t timeout_ms, block_retry_fn *retry,
                  block_timeout_fn *on_timeout, block_free_fn *free_priv, void *priv);
 /* Ends the block (without replying), frees priv, resumes the client. */
 void client_unblock(client *c);
+/* EXEC isolation: while raised, only c's commands run (client.c). */
+void exec_barrier_raise(client *c);
+void exec_barrier_lift(void);
+/* Lifts the barrier if c holds it and its EXEC is wholly answered. */
+void exec_barrier_check(client *c);
 /* Calls retry on every blocked client (after the store advanced). */
 void server_retry_blocked(void);
 
@@ -385,6 +391,9 @@ struct server {
     clink resume;                /* clients to process again (deferred done, unblocked) */
     clink close_asap;            /* clients to close in before_sleep */
     clink blocked;               /* blocked clients */
+    clink paused;                /* clients waiting for the EXEC barrier to lift */
+    client *exec_barrier;        /* the client whose EXEC runs (isolation), or NULL */
+    int retry_blocked_later;     /* blocked readers were due while the barrier stood */
     size_t nclients;             /* connected clients */
     size_t nblocked;             /* blocked clients (INFO blocked_clients) */
     size_t ndeferred;            /* deferred replies outstanding (all clients) */

@@ -77,3 +77,49 @@ def test_quit_inside_multi(raw):
     raw.call("ECHO", "x")
     raw.send(b"QUIT\r\n")
     assert raw.read_all(2) == b"+OK\r\n<CLOSED>"
+
+
+def test_exec_is_isolated_from_other_clients(server):
+    """Redis: no request of another client is served in the middle of an EXEC.
+    A transaction of two durable XADDs is seen by a concurrent reader with
+    both entries or neither, never one — also by a blocked XREAD woken by it."""
+    import threading
+    writer = server.client()
+    reader = server.client()
+    blocked = server.client()
+    stop = threading.Event()
+    seen = []
+    woken = []
+
+    def read_lengths():
+        while not stop.is_set():
+            p = reader.pipeline(transaction=False)
+            for _ in range(20):
+                p.xlen("iso")
+            seen.extend(p.execute())
+
+    def block_reads():
+        last = "0-0"
+        while not stop.is_set():
+            got = blocked.xread({"iso": last}, block=200)
+            if got:
+                entries = got[0][1]
+                woken.append(len(entries))
+                last = entries[-1][0]
+
+    threads = [threading.Thread(target=read_lengths), threading.Thread(target=block_reads)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(150):
+            p = writer.pipeline(transaction=True)
+            p.xadd("iso", {"n": i, "half": 1})
+            p.xadd("iso", {"n": i, "half": 2})
+            p.execute()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert writer.xlen("iso") == 300
+    assert seen and all(n % 2 == 0 for n in seen), sorted(set(n for n in seen if n % 2))
+    assert woken and all(n % 2 == 0 for n in woken)
