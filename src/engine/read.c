@@ -52,6 +52,13 @@ struct mn_iter {
     int pos_ids;            /* report entry ids as {position, 0} */
     segment *seg;           /* pins the current view's bytes */
     uint64_t seg_end;       /* how far seg may be read without the log's lock */
+    /* $all backward: the log has no back pointers, so it is read forward
+     * in windows ending where the previous window began, and each window's
+     * positions are served last to first */
+    uint64_t *win;          /* positions of the current window's events */
+    size_t win_len, win_cap;
+    uint64_t win_hi;        /* exclusive: the next window ends here */
+    uint64_t win_bytes;     /* the next window's size (doubles when short) */
 };
 
 static int id_cmp(mn_entry_id a, mn_entry_id b)
@@ -77,6 +84,7 @@ void mn_iter_free(mn_iter *it)
     if (it->cur) mdb_cursor_close(it->cur);
     if (it->txn) mdb_txn_abort(it->txn);
     free(it->key);
+    free(it->win);
     free(it);
 }
 
@@ -248,6 +256,16 @@ static int load_event(mn_iter *it, uint64_t pos, log_rec *rec, ev_decoded *e)
     return MN_OK;
 }
 
+/* load_event, then the view of it. */
+static int load_view(mn_iter *it, uint64_t pos, mn_event_view *view)
+{
+    log_rec rec;
+    ev_decoded e;
+    int rc = load_event(it, pos, &rec, &e);
+    if (rc == MN_OK) fill_view(view, &e, pos);
+    return rc;
+}
+
 static int next_stream(mn_iter *it, mn_event_view *view)
 {
     MDB_val k, d;
@@ -350,17 +368,86 @@ static int next_all(mn_iter *it, mn_event_view *view)
     return 0;
 }
 
+/* Fills it->win with the positions of the events in the window that ends
+ * (exclusive) at it->win_hi, reading forward from win_hi - win_bytes (the
+ * forward reader finds the first record boundary there). Returns MN_OK
+ * (win_len 0 and win_hi unchanged at the log's start: nothing left). */
+static int fill_window(mn_iter *it)
+{
+    uint64_t first = atomic_load(&it->s->log->first);
+    uint64_t lo = it->lo_pos > first ? it->lo_pos : first;
+    it->win_len = 0;
+    while (it->win_hi > lo) {
+        if (it->win_bytes == 0) it->win_bytes = 64u << 10;
+        uint64_t start = it->win_hi - lo > it->win_bytes ? it->win_hi - it->win_bytes : lo;
+        mn_iter *fw;
+        int rc = mn_read_all(it->s, start, 0, &fw);
+        if (rc != MN_OK) return rc;
+        fw->end = it->win_hi;
+        uint64_t first_found = it->win_hi;
+        mn_event_view v;
+        while ((rc = next_all(fw, &v)) == 1) {
+            if (first_found == it->win_hi) first_found = v.position;
+            if (v.position < it->lo_pos) continue;
+            if (it->win_len == it->win_cap) {
+                size_t cap = it->win_cap ? it->win_cap * 2 : 256;
+                uint64_t *w = realloc(it->win, cap * sizeof *w);
+                if (!w) {
+                    mn_iter_free(fw);
+                    return error_set(MN_ENOMEM, "out of memory");
+                }
+                it->win = w;
+                it->win_cap = cap;
+            }
+            it->win[it->win_len++] = v.position;
+        }
+        /* Where a record boundary was found: the next window ends there. A
+         * window with no event in it (one long event, or other records)
+         * moves the end to its start and grows. */
+        uint64_t next_hi = first_found < it->win_hi ? first_found : start;
+        mn_iter_free(fw);
+        if (rc < 0) return rc;
+        it->win_hi = next_hi;
+        if (it->win_len > 0) return MN_OK;
+        if (it->win_bytes < (1u << 30)) it->win_bytes *= 2;
+    }
+    return MN_OK;
+}
+
+static int prev_all(mn_iter *it, mn_event_view *view)
+{
+    while (it->remaining > 0) {
+        if (it->win_len == 0) {
+            int rc = fill_window(it);
+            if (rc != MN_OK) return rc;
+            if (it->win_len == 0) return 0;
+        }
+        uint64_t pos = it->win[--it->win_len];
+        if (pos < atomic_load(&it->s->log->first)) return 0; /* retention passed us */
+        int rc = load_view(it, pos, view);
+        if (rc < 0) return rc;
+        if (rc == NOT_EVENT) continue;
+        it->remaining--;
+        return 1;
+    }
+    return 0;
+}
+
 int mn_read_view(mn_store *s, int view, const char *key, size_t key_len, uint64_t from,
                  uint64_t to, uint64_t max_count, int flags, mn_iter **out)
 {
     int rc;
     *out = NULL;
     if (view == MN_VIEW_ALL) {
-        if (flags & MN_READ_BACKWARD)
-            return error_set(MN_EINVAL, "$all cannot be read backward");
         if ((rc = mn_read_all(s, from, max_count, out)) != MN_OK) return rc;
         (*out)->hi_pos = to;
+        (*out)->lo_pos = from;
         (*out)->pos_ids = (flags & MN_READ_POSITION_IDS) != 0;
+        if (flags & MN_READ_BACKWARD) {
+            (*out)->backward = 1;
+            (*out)->win_hi = to < (*out)->end ? to + 1 : (*out)->end;
+            if (from > to) (*out)->remaining = 0;
+        }
         return MN_OK;
     }
     if (view != MN_VIEW_CATEGORY && view != MN_VIEW_TYPE && view != MN_VIEW_CORRELATION)
@@ -412,12 +499,9 @@ static int next_view(mn_iter *it, mn_event_view *view)
         }
         if (pos >= it->end) continue;                        /* not yet published */
         if (pos < atomic_load(&it->s->log->first)) continue; /* dropped by retention */
-        log_rec rec;
-        ev_decoded e;
-        int rc = load_event(it, pos, &rec, &e);
+        int rc = load_view(it, pos, view);
         if (rc < 0) return rc;
         if (rc == NOT_EVENT) continue;
-        fill_view(view, &e, pos);
         if (!view_matches(it->view, it->key, it->key_len, view)) continue;
         it->remaining--;
         return 1;
@@ -449,7 +533,7 @@ int mn_iter_next(mn_iter *it, mn_event_view *ev)
     int rc;
     if (!it || !ev) return error_set(MN_EINVAL, "no iterator");
     switch (it->kind) {
-    case IT_ALL: rc = next_all(it, ev); break;
+    case IT_ALL: rc = it->backward ? prev_all(it, ev) : next_all(it, ev); break;
     case IT_VIEW: rc = next_view(it, ev); break;
     default: rc = next_stream(it, ev); break;
     }

@@ -980,6 +980,80 @@ TEST(persist_everything)
     harness_rmrf(dir);
 }
 
+/* $all read backward (windows read forward, served last first) gives the
+ * forward order reversed: across segment rolls, with events much larger
+ * than a window, with group records between events, within bounds. */
+TEST(all_backward)
+{
+    char dir[512];
+    mn_options o = test_opts();
+    o.segment_size = 64u << 10; /* rolls every few events */
+    mn_store *st = NULL;
+    harness_tmpdir(dir, sizeof dir);
+    ASSERT_OK(mn_open(dir, &o, &st));
+    static char big[200000];
+    memset(big, 'x', sizeof big);
+    for (int i = 0; i < 400; i++) {
+        mn_event e;
+        memset(&e, 0, sizeof e);
+        e.type = "T";
+        e.type_len = 1;
+        e.data = big;
+        e.data_len = i % 97 == 5 ? sizeof big : (size_t)(20 + (i * 37) % 900);
+        char name[32];
+        snprintf(name, sizeof name, "s-%d", i % 5);
+        ASSERT_OK(mn_append_one(st, name, strlen(name), MN_EXPECT_ANY, &e, 1, NULL, NULL));
+        if (i == 100) { /* a non-event record between events */
+            mn_op op;
+            memset(&op, 0, sizeof op);
+            op.kind = MN_OP_GROUP_CREATE;
+            op.stream = "s-0";
+            op.stream_len = 3;
+            op.group = "g";
+            op.group_len = 1;
+            ASSERT_OK(mn_op_run(st, &op));
+        }
+    }
+    uint64_t fwd[400];
+    size_t n = 0;
+    mn_iter *it;
+    mn_event_view v;
+    int rc;
+    ASSERT_OK(mn_read_view(st, MN_VIEW_ALL, NULL, 0, 0, UINT64_MAX, 0, 0, &it));
+    while ((rc = mn_iter_next(it, &v)) == 1 && n < 400) fwd[n++] = v.position;
+    ASSERT_EQ(rc, 0);
+    mn_iter_free(it);
+    ASSERT_EQ(n, 400);
+
+    size_t k = 0;
+    ASSERT_OK(mn_read_view(st, MN_VIEW_ALL, NULL, 0, 0, UINT64_MAX, 0, MN_READ_BACKWARD, &it));
+    while ((rc = mn_iter_next(it, &v)) == 1) {
+        ASSERT(k < n);
+        ASSERT_EQ_U64(v.position, fwd[n - 1 - k]);
+        k++;
+    }
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(k, n);
+    mn_iter_free(it);
+
+    /* bounded: [fwd[50], fwd[300]], at most 7, from the top */
+    k = 0;
+    ASSERT_OK(mn_read_view(st, MN_VIEW_ALL, NULL, 0, fwd[50], fwd[300], 7, MN_READ_BACKWARD, &it));
+    while ((rc = mn_iter_next(it, &v)) == 1) ASSERT_EQ_U64(v.position, fwd[300 - k++]);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(k, 7);
+    mn_iter_free(it);
+    /* bounds between positions, and the whole lower part */
+    k = 0;
+    ASSERT_OK(mn_read_view(st, MN_VIEW_ALL, NULL, 0, fwd[10] + 1, fwd[20] - 1, 0, MN_READ_BACKWARD, &it));
+    while ((rc = mn_iter_next(it, &v)) == 1) ASSERT_EQ_U64(v.position, fwd[19 - k++]);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(k, 9);
+    mn_iter_free(it);
+    mn_close(st);
+    harness_rmrf(dir);
+}
+
 int main(int argc, char **argv)
 {
     harness_init(argc, argv);
@@ -995,5 +1069,6 @@ int main(int argc, char **argv)
     RUN(delete_soft_recreate);
     RUN(delete_tombstone);
     RUN(persist_everything);
+    RUN(all_backward);
     return harness_summary();
 }
