@@ -3,8 +3,8 @@ virtual streams $all / $ce-<category> / $et-<type>, and "one model, two views"
 (issue 4).
 
 `r` is redis-py (RESP2); `raw` shows exact RESP2/RESP3 shapes and error lines.
-Not covered here because not served yet: QUEUE.*, consumer groups / XINFO /
-XREVRANGE on $all, thin notifications.
+Queue policies, consumer groups on virtual streams and thin notifications
+have their own files.
 """
 import json
 import threading
