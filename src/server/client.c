@@ -725,6 +725,26 @@ void process_command(client *c)
     call(c, cmd);
 }
 
+void client_reply_failed(client *c, int rc, const char *msg)
+{
+    if (c->reply_failed)
+        return;
+    c->reply_failed = rc ? rc : MN_EIO;
+    snprintf(c->reply_failed_msg, sizeof c->reply_failed_msg, "%s", msg ? msg : "");
+}
+
+/* After a command (or a blocked client's retry): a half reply is replaced
+ * by the error, so the client never gets a short or mis-counted answer. */
+static int reply_failure_check(client *c)
+{
+    if (!c->reply_failed)
+        return 0;
+    reply_rollback(c, &c->reply_start);
+    reply_errorf(c, "%s: %s", mn_strerror(c->reply_failed), c->reply_failed_msg);
+    c->reply_failed = 0;
+    return 1;
+}
+
 void call(client *c, command *cmd)
 {
     if (c->flags & CLIENT_REPLY_SKIP_NEXT) {
@@ -737,10 +757,12 @@ void call(client *c, command *cmd)
     c->cmd_failed = 0;
     client_reset_target(c);
     int64_t t0 = loop_now_us();
+    reply_mark_set(c, &c->reply_start);
     if (cmd->def->fn)
         cmd->def->fn(c);
     else
         reply_error_arity(c); /* a container without a subcommand */
+    reply_failure_check(c);
     int64_t dt = loop_now_us() - t0;
     cmd->calls++;
     cmd->usec += (uint64_t)dt;
@@ -966,7 +988,10 @@ void server_retry_blocked(void)
         client_reset_target(c);
         c->err_cmd = c->cmd;
         c->cmd_failed = 0;
+        reply_mark_set(c, &c->reply_start);
         int served = c->block_retry(c, c->block_priv);
+        if (reply_failure_check(c))
+            served = 1;
         c->err_cmd = NULL;
         if (served)
             block_end(c, 1);

@@ -640,3 +640,32 @@ void reply_set_map_len(client *c, void *h, long pairs)
     else
         set_len(c, h, '*', pairs * 2);
 }
+
+void reply_mark_set(client *c, reply_mark *m)
+{
+    m->ch = target(c);
+    m->tail = m->ch ? m->ch->tail : NULL;
+    m->used = m->tail ? m->tail->used : 0;
+    m->bytes = m->ch ? m->ch->bytes : 0;
+}
+
+void reply_rollback(client *c, const reply_mark *m)
+{
+    ochain *ch = m->ch;
+    if (!ch || target(c) != ch)
+        return;
+    oblock *b = m->tail ? m->tail->next : ch->head;
+    while (b) {
+        oblock *n = b->next;
+        free(b);
+        b = n;
+    }
+    if (m->tail) {
+        m->tail->next = NULL;
+        m->tail->used = m->used;
+    } else {
+        ch->head = NULL;
+    }
+    ch->tail = m->tail;
+    ch->bytes = m->bytes;
+}

@@ -143,4 +143,18 @@ void *reply_deferred_len(struct client *c);
 void reply_set_array_len(struct client *c, void *h, long n);
 void reply_set_map_len(struct client *c, void *h, long pairs);
 
+/* Taking a reply back. A command's reply is built whole before the loop
+ * writes any of it, so what was appended since a mark can be dropped:
+ * client.c marks where each command's reply starts and, if the command
+ * flagged a failure half-way (client_reply_failed: a damaged record in the
+ * middle of XRANGE), replaces the half reply with the error. */
+typedef struct reply_mark {
+    ochain *ch;            /* the chain marked; NULL: nothing to take back */
+    oblock *tail;          /* its tail then */
+    size_t used;           /* the tail's used bytes then */
+    size_t bytes;          /* the chain's byte count then */
+} reply_mark;
+void reply_mark_set(struct client *c, reply_mark *m);
+void reply_rollback(struct client *c, const reply_mark *m);
+
 #endif

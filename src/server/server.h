@@ -231,6 +231,11 @@ struct client {
     clink close_asap;            /* server.close_asap */
     clink blocked_link;          /* server.blocked */
     clink paused;                /* server.paused: waits for another client's EXEC */
+
+    /* a reply that failed half-way (client_reply_failed) */
+    reply_mark reply_start;      /* where the running command's reply began */
+    int reply_failed;            /* MN_E* of the failure, 0 if none */
+    char reply_failed_msg[256];
 };
 
 /* Deferred reply: see the header comment and client_defer(). */
@@ -279,6 +284,10 @@ int client_block(client *c, int64_t timeout_ms, block_retry_fn *retry,
                  block_timeout_fn *on_timeout, block_free_fn *free_priv, void *priv);
 /* Ends the block (without replying), frees priv, resumes the client. */
 void client_unblock(client *c);
+/* The running command's reply cannot be completed (a read failed after
+ * part of it was written): when the command returns, what it replied is
+ * taken back and the error below is the reply. The first failure counts. */
+void client_reply_failed(client *c, int rc, const char *msg);
 /* EXEC isolation: while raised, only c's commands run (client.c). */
 void exec_barrier_raise(client *c);
 void exec_barrier_lift(void);

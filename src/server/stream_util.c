@@ -384,10 +384,12 @@ static long reply_entries_from(client *c, mn_iter *it, const mn_event_view *firs
             break;
         rc = mn_iter_next(it, &ev);
     }
-    if (rc < 0)
+    reply_set_array_len(c, h, n);
+    if (rc < 0) {
         server_log(LL_WARNING, "Reading a stream failed after %ld entries: %s (%s)", n,
                    mn_strerror(rc), mn_errmsg());
-    reply_set_array_len(c, h, n);
+        client_reply_failed(c, rc, mn_errmsg()); /* the whole reply becomes the error */
+    }
     return n;
 }
 
@@ -395,8 +397,10 @@ long stream_reply_entries(client *c, mn_iter *it, uint64_t count)
 {
     mn_event_view ev;
     int rc = mn_iter_next(it, &ev);
-    if (rc < 0)
+    if (rc < 0) {
+        client_reply_failed(c, rc, mn_errmsg()); /* whatever the caller replies instead */
         return rc;
+    }
     if (rc == 0) {
         reply_array(c, 0);
         return 0;

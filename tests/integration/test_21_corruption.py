@@ -223,26 +223,34 @@ def test_mid_segment_flip_refused_with_index(store):
     assert chk.returncode == 1 and str(pos) in chk.stdout + chk.stderr, chk.stdout + chk.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="XRANGE/XREAD over a damaged record reply with the entries "
-                   "before it and no error (stream_util.c reply_entries_from only logs the failure)")
 def test_read_across_damage_is_an_error(store):
+    """A read that meets a damaged record in the middle answers an error, not
+    the entries before it: the half-built reply is taken back (client.c,
+    reply_failure_check), and the connection stays in step."""
     server, acked = store
     k, pos, path, off, ln = middle_event(server.dir)
     flip(path, off + ln // 2)
     server.start()
     c = server.client()
-    try:
+    with pytest.raises(redis.ResponseError, match="corrupt|damaged|CRC|inconsistent") as e:
         got = c.xrange("s", "-", "+")
-        pytest.fail("XRANGE across the damaged entry %d answered %d entries and no error"
-                    % (k, len(got)))
-    except redis.ResponseError:
-        pass
-    try:
-        got = c.xread({"s": "0-0"}, count=N)
-        pytest.fail("XREAD across the damaged entry %d answered %d entries and no error"
-                    % (k, len(got[0][1]) if got else 0))
-    except redis.ResponseError:
-        pass
+        pytest.fail("XRANGE across the damaged entry %d answered %d entries" % (k, len(got)))
+    assert str(pos) in str(e.value)
+    with pytest.raises(redis.ResponseError, match="corrupt|damaged|CRC|inconsistent"):
+        c.xread({"s": "0-0"}, count=N)
+    with pytest.raises(redis.ResponseError, match="corrupt|damaged|CRC|inconsistent"):
+        c.xrevrange("s", "+", "-")
+    # the connection is in step, and what lies before the damage reads fine
+    assert c.ping()
+    before = c.xrange("s", "-", "+", count=k)
+    assert as_pairs(before) == acked[:k]
+    # inside MULTI only the failing command's part becomes the error
+    p = c.pipeline(transaction=True)
+    p.xlen("s")
+    p.xrange("s", "-", "+")
+    p.echo("after")
+    res = p.execute(raise_on_error=False)
+    assert res[0] == len(acked) and isinstance(res[1], redis.ResponseError) and res[2] == "after"
     c.close()
 
 
