@@ -93,6 +93,21 @@ $(BUILD)/asan/tests/%: tests/unit/%.c $(BUILD)/asan/libmnemosyne.a tests/unit/ha
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -Itests/unit -o $@ $< $(BUILD)/asan/libmnemosyne.a $(LDLIBS)
 
+# unit tests of the server's own code (tests/unit/test_server_*.c) also link
+# its objects, main.o aside (as the fuzz targets do)
+SRV_TEST_OBJ      := $(filter-out %/main.o,$(SRV_OBJ))
+ASAN_SRV_TEST_OBJ := $(filter-out %/main.o,$(ASAN_SRV_OBJ))
+
+$(BUILD)/tests/test_server_%: tests/unit/test_server_%.c $(SRV_TEST_OBJ) $(BUILD)/libmnemosyne.a \
+                              tests/unit/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(SRV_TEST_OBJ) $(BUILD)/libmnemosyne.a $(LDLIBS)
+
+$(BUILD)/asan/tests/test_server_%: tests/unit/test_server_%.c $(ASAN_SRV_TEST_OBJ) \
+                                   $(BUILD)/asan/libmnemosyne.a tests/unit/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -Itests/unit -o $@ $< $(ASAN_SRV_TEST_OBJ) $(BUILD)/asan/libmnemosyne.a $(LDLIBS)
+
 $(BUILD)/tests/crash_%: tests/crash/crash_%.c $(BUILD)/libmnemosyne.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmnemosyne.a $(LDLIBS)

@@ -60,7 +60,9 @@ static int apply_event(mn_store *s, MDB_txn *txn, const log_rec *r, state_cache 
     int rc;
     uint8_t key[16];
     if (ev_decode(r->payload, r->payload_len, &e) != 0)
-        return error_set(MN_ECORRUPT, "event record at %llu is inconsistent",
+        return error_set(MN_ECORRUPT,
+                         "event record at %llu is inconsistent: lengths, or a stream name "
+                         "empty or too long",
                          (unsigned long long)r->pos);
     if (!c->valid || c->name_len != e.stream_len || memcmp(c->name, e.stream, e.stream_len) != 0) {
         if ((rc = cache_flush(s, txn, c)) != MN_OK) return rc;
@@ -138,7 +140,9 @@ static int apply_delete(mn_store *s, MDB_txn *txn, const log_rec *r)
     stream_state st;
     int rc;
     if (del_decode(r->payload, r->payload_len, &d) != 0)
-        return error_set(MN_ECORRUPT, "delete record at %llu is inconsistent",
+        return error_set(MN_ECORRUPT,
+                         "delete record at %llu is inconsistent: lengths, or a stream name "
+                         "empty or too long",
                          (unsigned long long)r->pos);
     rc = stream_get(s, txn, d.name, d.name_len, &st);
     if (rc == MN_ENOTFOUND || (rc == MN_OK && st.stream_id != d.stream_id)) return MN_OK;

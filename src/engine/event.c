@@ -1,11 +1,15 @@
 /*
- * event.c — encoding and decoding event and delete payloads (event.h).
- * Decoding checks every length against the payload size: a record passed its
- * CRC, but a bug or a hostile file must still not make us read past it.
+ * event.c — encoding and decoding event, delete and operation payloads
+ * (event.h). Decoding checks every length against the payload size, every
+ * stream name against 1..MN_MAX_STREAM_NAME and an operation's item size
+ * against its kind: a record passed its CRC, but a bug or a hostile file
+ * must still not make us read past it or hand the index a key it refuses.
  */
 #include "engine/event.h"
 
 #include <string.h>
+
+#include "storage/record.h"
 
 #define PUT(off, v) memcpy(p + (off), &(v), sizeof(v))
 #define GET(off, v) memcpy(&(v), p + (off), sizeof(v))
@@ -50,7 +54,7 @@ int ev_decode(const uint8_t *p, uint32_t len, ev_decoded *e)
     GET(68, e->meta_len);
     GET(72, e->data_len);
     uint64_t total = (uint64_t)EV_FIXED + e->stream_len + e->type_len + e->meta_len + e->data_len;
-    if (total != len) return -1;
+    if (total != len || !ev_name_ok(e->stream_len)) return -1;
     const uint8_t *q = p + EV_FIXED;
     e->stream = (const char *)q;
     q += e->stream_len;
@@ -80,7 +84,7 @@ int del_decode(const uint8_t *p, uint32_t len, del_decoded *d)
     GET(16, d->timestamp_us);
     GET(24, d->flags);
     GET(28, d->name_len);
-    if ((uint64_t)DEL_FIXED + d->name_len != len) return -1;
+    if ((uint64_t)DEL_FIXED + d->name_len != len || !ev_name_ok(d->name_len)) return -1;
     d->name = (const char *)p + DEL_FIXED;
     return 0;
 }
@@ -112,9 +116,19 @@ void op_encode(uint8_t *p, const op_decoded *o)
     if (o->n_items) memcpy(q, o->items, (size_t)o->n_items * o->item_size);
 }
 
-int op_decode(const uint8_t *p, uint32_t len, op_decoded *o)
+uint32_t op_item_size(uint8_t kind)
 {
-    if (len < OP_FIXED) return -1;
+    switch (kind) {
+    case REC_ENTRIES_DELETE: return 8;  /* versions (ops.c) */
+    case REC_PEL_REMOVE: return 16;     /* entry ids (group.c) */
+    case REC_CLAIM: return 32;          /* claim items (group.c) */
+    default: return 0;
+    }
+}
+
+const char *op_decode(uint8_t kind, const uint8_t *p, uint32_t len, op_decoded *o)
+{
+    if (len < OP_FIXED) return "shorter than its fixed part";
     GET(0, o->stream_id);
     GET(8, o->time_ms);
     GET(16, o->a);
@@ -128,8 +142,16 @@ int op_decode(const uint8_t *p, uint32_t len, op_decoded *o)
     GET(72, o->consumer_len);
     GET(76, o->n_items);
     GET(80, o->item_size);
-    if (o->item_size && o->n_items > (len - OP_FIXED) / o->item_size) return -1; /* no overflow below */
-    if (op_payload_size(o) != len) return -1;
+    /* The appliers step through items by the size of their kind's item, not
+     * by item_size: a size that differs would make them read past the
+     * record. An empty list may carry any size (the encoders set it anyway). */
+    uint32_t want = op_item_size(kind);
+    if (o->n_items && (want == 0 || o->item_size != want))
+        return want ? "item size does not match its kind" : "items on a kind that has none";
+    if (o->item_size && o->n_items > (len - OP_FIXED) / o->item_size)
+        return "item count past its end"; /* no overflow below */
+    if (op_payload_size(o) != len) return "lengths do not add up to its size";
+    if (!ev_name_ok(o->stream_len)) return "stream name empty or too long";
     const uint8_t *q = p + OP_FIXED;
     o->stream = (const char *)q;
     q += o->stream_len;
@@ -138,5 +160,5 @@ int op_decode(const uint8_t *p, uint32_t len, op_decoded *o)
     o->consumer = (const char *)q;
     q += o->consumer_len;
     o->items = q;
-    return 0;
+    return NULL;
 }

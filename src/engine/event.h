@@ -51,6 +51,11 @@ typedef struct del_decoded {
     const char *name; uint32_t name_len;
 } del_decoded;
 
+/* Every stream name the engine writes is 1..MN_MAX_STREAM_NAME bytes
+ * (append.c checks it) and the index takes it as an LMDB key, which cannot
+ * be empty: a decoded record with another length is damage, not data. */
+static inline int ev_name_ok(uint32_t len) { return len >= 1 && len <= MN_MAX_STREAM_NAME; }
+
 /* Payload size of an event. */
 static inline uint64_t ev_payload_size(size_t stream_len, size_t type_len, size_t meta_len,
                                        size_t data_len)
@@ -60,7 +65,8 @@ static inline uint64_t ev_payload_size(size_t stream_len, size_t type_len, size_
 
 /* Encodes an event payload at p (ev_payload_size bytes). */
 void ev_encode(uint8_t *p, const ev_decoded *e);
-/* Decodes; 0, or -1 if the payload is inconsistent (lengths past its end). */
+/* Decodes; 0, or -1 if the payload is inconsistent (lengths past its end,
+ * a stream name outside 1..MN_MAX_STREAM_NAME). */
 int ev_decode(const uint8_t *p, uint32_t len, ev_decoded *e);
 
 void del_encode(uint8_t *p, const del_decoded *d);
@@ -95,6 +101,12 @@ static inline uint64_t op_payload_size(const op_decoded *o)
 }
 /* Encodes at p (op_payload_size bytes); items are copied from o->items. */
 void op_encode(uint8_t *p, const op_decoded *o);
-int op_decode(const uint8_t *p, uint32_t len, op_decoded *o);
+/* The size of one item in an operation record of that kind (REC_*), 0 for
+ * kinds that carry none. */
+uint32_t op_item_size(uint8_t kind);
+/* Decodes an operation record of that kind; NULL, or what is wrong with it
+ * (a static string: lengths past its end, an item size other than its
+ * kind's, a stream name outside 1..MN_MAX_STREAM_NAME). */
+const char *op_decode(uint8_t kind, const uint8_t *p, uint32_t len, op_decoded *o);
 
 #endif

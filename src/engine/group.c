@@ -752,10 +752,11 @@ int group_apply(mn_store *s, MDB_txn *txn, const log_rec *r)
     op_decoded o;
     group_state g;
     int rc;
-    if (op_decode(r->payload, r->payload_len, &o) != 0 || o.group_len > MAX_NAME ||
-        o.consumer_len > MAX_NAME)
-        return error_set(MN_ECORRUPT, "group record at %llu is inconsistent",
-                         (unsigned long long)r->pos);
+    const char *why = op_decode(r->hdr->kind, r->payload, r->payload_len, &o);
+    if (!why && (o.group_len > MAX_NAME || o.consumer_len > MAX_NAME)) why = "name too long";
+    if (why)
+        return error_set(MN_ECORRUPT, "group record (kind %u) at %llu is inconsistent: %s",
+                         (unsigned)r->hdr->kind, (unsigned long long)r->pos, why);
     if (r->hdr->kind == REC_GROUP_CREATE) {
         memset(&g, 0, sizeof g);
         g.group_id = o.a;

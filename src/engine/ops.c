@@ -352,9 +352,10 @@ int ops_apply(mn_store *s, MDB_txn *txn, const log_rec *r)
     op_decoded o;
     stream_state st;
     int rc;
-    if (op_decode(r->payload, r->payload_len, &o) != 0)
-        return error_set(MN_ECORRUPT, "operation record at %llu is inconsistent",
-                         (unsigned long long)r->pos);
+    const char *why = op_decode(r->hdr->kind, r->payload, r->payload_len, &o);
+    if (why)
+        return error_set(MN_ECORRUPT, "operation record (kind %u) at %llu is inconsistent: %s",
+                         (unsigned)r->hdr->kind, (unsigned long long)r->pos, why);
     if (r->hdr->kind == REC_STREAM_CREATE) {
         memset(&st, 0, sizeof st);
         st.stream_id = o.stream_id;

@@ -63,7 +63,10 @@ int resp_str2ll(const char *s, size_t len, long long *out)
         if (len == 1)
             return 0;
     }
-    if (s[i] == '0' && len - i > 1)
+    /* As Redis's string2ll: the first digit is 1-9 unless the whole string is
+     * "0", so "-0", "007" and "+1" are not integers (XRANGE ... COUNT -0 and a
+     * multibulk length of *-0 are errors there, and must be here too). */
+    if (s[i] == '0' && (neg || len - i > 1))
         return 0;
     for (; i < len; i++) {
         if (s[i] < '0' || s[i] > '9')

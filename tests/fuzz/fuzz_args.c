@@ -16,8 +16,8 @@
  *
  * Invariants: no crash, no leak, no read past the argument; parsed ids
  * format and parse back to themselves, incr and decr are inverse;
- * resp_str2ll accepts exactly the canonical decimals of long long (see
- * KNOWN below); json_is_object implies json_is_valid; json_get_string
+ * resp_str2ll accepts exactly the canonical decimals of long long (as
+ * Redis's string2ll: not "-0"); json_is_object implies json_is_valid; json_get_string
  * points inside the input at an unescaped string; json_append_string's
  * output is always valid JSON (and plain ASCII is copied as is); a parsed
  * UUID formats back to its input lowercased; glob_match agrees with a
@@ -36,13 +36,6 @@
 /* ------------------------------------------------------------------ */
 /* 0: ids and integers                                                  */
 /* ------------------------------------------------------------------ */
-
-/* KNOWN: resp_str2ll accepts "-0" (as 0), which Redis's string2ll refuses
- * (fuzz.h, fuzz_strict). */
-static int known_minus_zero(const char *s, size_t len)
-{
-    return !fuzz_strict() && len == 2 && s[0] == '-' && s[1] == '0';
-}
 
 static void fuzz_ids(const uint8_t *d, size_t n)
 {
@@ -70,7 +63,7 @@ static void fuzz_ids(const uint8_t *d, size_t n)
         }
     }
     if (canonical) FUZZ_CHECK(ok && v == ref);
-    if (ok) FUZZ_CHECK(canonical || known_minus_zero(s, len));
+    if (ok) FUZZ_CHECK(canonical);
 
     /* stream ids in each mode */
     uint64_t missing = (opt & 1) ? UINT64_MAX : 0;

@@ -43,6 +43,7 @@ static inline void check_event(const uint8_t *p, uint32_t len)
     ev_decoded e;
     if (ev_decode(p, len, &e) != 0) return;
     FUZZ_CHECK(len >= EV_FIXED);
+    FUZZ_CHECK(e.stream_len >= 1 && e.stream_len <= MN_MAX_STREAM_NAME);
     FUZZ_CHECK(fuzz_within(e.stream, e.stream_len, p, len));
     FUZZ_CHECK(fuzz_within(e.type, e.type_len, p, len));
     FUZZ_CHECK(fuzz_within(e.meta, e.meta_len, p, len));
@@ -61,6 +62,7 @@ static inline void check_delete(const uint8_t *p, uint32_t len)
 {
     del_decoded d;
     if (del_decode(p, len, &d) != 0) return;
+    FUZZ_CHECK(d.name_len >= 1 && d.name_len <= MN_MAX_STREAM_NAME);
     FUZZ_CHECK(fuzz_within(d.name, d.name_len, p, len));
     FUZZ_CHECK((uint64_t)DEL_FIXED + d.name_len == len);
     uint8_t *q = malloc(len);
@@ -70,10 +72,13 @@ static inline void check_delete(const uint8_t *p, uint32_t len)
     free(q);
 }
 
-static inline void check_op(const uint8_t *p, uint32_t len)
+static inline void check_op(uint8_t kind, const uint8_t *p, uint32_t len)
 {
     op_decoded o;
-    if (op_decode(p, len, &o) != 0) return;
+    if (op_decode(kind, p, len, &o) != NULL) return;
+    /* items are read by the size of the kind's item (ops.c, group.c) */
+    if (o.n_items) FUZZ_CHECK(o.item_size == op_item_size(kind) && o.item_size != 0);
+    FUZZ_CHECK(o.stream_len >= 1 && o.stream_len <= MN_MAX_STREAM_NAME);
     FUZZ_CHECK(len >= OP_FIXED);
     FUZZ_CHECK(fuzz_within(o.stream, o.stream_len, p, len));
     FUZZ_CHECK(fuzz_within(o.group, o.group_len, p, len));
@@ -93,7 +98,7 @@ static inline void check_payload(int kind, const uint8_t *p, uint32_t len)
 {
     if (kind == REC_EVENT) check_event(p, len);
     else if (kind == REC_STREAM_DELETE) check_delete(p, len);
-    else check_op(p, len);
+    else check_op((uint8_t)kind, p, len);
 }
 
 #endif

@@ -10,11 +10,13 @@
  *      position the header claims and with a wrong one; each valid record's
  *      payload goes through the decoder of its kind;
  *   2. a payload of each kind, whatever the bytes: ev_decode, del_decode,
- *      op_decode, mn_fields_count/next;
+ *      op_decode (as kinds with items of each size and one without),
+ *      mn_fields_count/next;
  *   3. a payload sealed into a record (rec_seal) that rec_check must accept.
  *
  * Invariants: every decoded pointer and length lies inside the bytes
- * decoded; a decoded payload encodes back to the same bytes (except the
+ * decoded; a decoded stream name is 1..MN_MAX_STREAM_NAME bytes and an
+ * operation's items have its kind's size; a decoded payload encodes back to the same bytes (except the
  * fields the encoders write as zero); mn_fields_next never leaves the data
  * and agrees with mn_fields_count; rec_check never says REC_OK for a
  * length past what it was given, and always says REC_OK for a sealed record.
@@ -55,7 +57,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (n <= UINT32_MAX) {
         check_event(p, (uint32_t)n);
         check_delete(p, (uint32_t)n);
-        check_op(p, (uint32_t)n);
+        /* one kind without items and each item size */
+        static const uint8_t op_kinds[] = {REC_STREAM_CREATE, REC_ENTRIES_DELETE, REC_PEL_REMOVE,
+                                           REC_CLAIM};
+        for (size_t k = 0; k < sizeof op_kinds; k++) check_op(op_kinds[k], p, (uint32_t)n);
         check_fields(p, n);
     }
 

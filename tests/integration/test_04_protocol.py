@@ -60,6 +60,9 @@ def test_large_bulk(raw):
     (b"*x\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
     (b"*1048577\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
     (b"*1\r\n$-5\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
+    # "-0" is not an integer to Redis's string2ll (fuzz_args found we took it)
+    (b"*-0\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
+    (b"*1\r\n$-0\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
     (b"*2\r\n$4\r\nECHO\r\n$999999999999\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
     (b"*2\r\n$4\r\nECHO\r\n$536870913\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
 ])

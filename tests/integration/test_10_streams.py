@@ -716,3 +716,24 @@ def test_xrange_count_zero_is_null(raw):
     assert raw.call("XRANGE", "cz", "-", "+", "COUNT", "0") is None
     assert raw.call("XREVRANGE", "cz", "+", "-", "COUNT", "-5") is None
     assert raw.call("XRANGE", "cz", "-", "+", "COUNT", "1") == [["1-1", ["f", "v"]]]
+
+
+def test_minus_zero_is_not_an_integer(raw):
+    # Redis's string2ll refuses "-0" (the first digit must be 1-9 unless the
+    # whole string is "0"); these are the replies of Redis 7 to each. Found by
+    # fuzz_args (tests/fuzz/corpus/fuzz_args/resp-str2ll-minus-zero).
+    fill(raw, "s", 2)
+    not_int = Error("ERR value is not an integer or out of range")
+    assert raw.call("XADD", "s", "MAXLEN", "-0", "*", "f", "v") == not_int
+    assert raw.call("XADD", "s", "MAXLEN", "~", "1", "LIMIT", "-0", "*", "f", "v") == not_int
+    assert raw.call("XTRIM", "s", "MAXLEN", "-0") == not_int
+    assert raw.call("XRANGE", "s", "-", "+", "COUNT", "-0") == not_int
+    assert raw.call("XREVRANGE", "s", "+", "-", "COUNT", "-0") == not_int
+    assert raw.call("XREAD", "COUNT", "-0", "STREAMS", "s", "0") == not_int
+    assert raw.call("XREAD", "BLOCK", "-0", "STREAMS", "s", "0") == Error(
+        "ERR timeout is not an integer or out of range")
+    assert raw.call("XINFO", "STREAM", "s", "FULL", "COUNT", "-0") == not_int
+    assert raw.call("SCAN", "0", "COUNT", "-0") == not_int
+    assert raw.call("SELECT", "-0") == not_int
+    assert raw.call("HELLO", "-0") == Error("ERR Protocol version is not an integer or out of range")
+    assert raw.call("XLEN", "s") == 2  # nothing was added or trimmed
