@@ -58,8 +58,7 @@ TSV="$OUTDIR/server-$STAMP.tsv"
 META="$OUTDIR/server-$STAMP.meta"
 MD="$OUTDIR/server-$STAMP.md"
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+. "$HERE/lib.sh"
 
 for c in redis-server redis-benchmark redis-cli ss "$PY"; do
     command -v "$c" >/dev/null 2>&1 || die "missing $c (scripts/install-deps.sh --bench)"
@@ -84,18 +83,9 @@ trap 'exit 130' INT TERM
 
 VAL=$(printf 'v%.0s' $(seq 1 100)) # the 100-byte field value
 
-# record RUN NAME VALUE UNIT -> one TSV row (the format report.py reads)
-record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$TSV"; }
-
-# A port nothing listens on, from PORT upwards.
-free_port() {
-    while ss -Hltn "sport = :$PORT" | grep -q .; do PORT=$((PORT + 1)); done
-    echo "$PORT"
-}
-
 # start_server mn|redis ARGS... -> SRV_PID, SRV_PORT, SRV_DIR; waits for PONG
 start_server() {
-    local kind i
+    local kind
     kind=$1; shift
     SRV_PORT=$(free_port)
     SRV_DIR=$(mktemp -d "$DIR/$kind.XXXXXX")
@@ -107,36 +97,16 @@ start_server() {
             --daemonize no --loglevel warning "$@" >"$SRV_DIR/server.log" 2>&1 &
     fi
     SRV_PID=$!
-    i=0
-    while [ "$i" -lt 100 ]; do
-        if redis-cli -h 127.0.0.1 -p "$SRV_PORT" ping 2>/dev/null | grep -q PONG; then
-            return 0
-        fi
-        kill -0 "$SRV_PID" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    die "$kind did not answer PING on $SRV_PORT: $(tail -5 "$SRV_DIR/server.log")"
+    wait_ready "$SRV_PID" answers_ping "$SRV_PORT" ||
+        die "$kind did not answer PING on $SRV_PORT: $(tail -5 "$SRV_DIR/server.log")"
 }
 
 # stop_server: SIGTERM to SRV_PID, wait for it (SIGKILL after 30 s).
 stop_server() {
-    local pid st i
+    local pid
     pid=$SRV_PID
     SRV_PID=""
-    kill -TERM "$pid" 2>/dev/null || return 0
-    i=0
-    while [ "$i" -lt 300 ]; do
-        st=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
-        [ -z "$st" ] || [ "$st" = Z ] && break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if [ "$i" -ge 300 ]; then
-        log "server $pid did not stop in 30 s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
+    stop_pid "$pid" TERM 30
 }
 
 rcli() { redis-cli -h 127.0.0.1 -p "$SRV_PORT" "$@"; }
@@ -256,15 +226,8 @@ run_rss() { # RUN KIND
     rm -rf "$SRV_DIR"
 }
 
-dev=$(findmnt -n -o SOURCE -T "$DIR" | sed 's|^/dev/||; s|\[.*||')
-blk=$(echo "$dev" | sed 's/[0-9]*$//')
 {
-    echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "cpu: $(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) (client and servers share them)"
-    echo "memory: $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-    echo "kernel: $(uname -r); virtualization: $(systemd-detect-virt 2>/dev/null || echo unknown)"
-    echo "data dir: $DIR on $(findmnt -n -o SOURCE,FSTYPE,OPTIONS -T "$DIR" | tr -s ' ')"
-    echo "disk: /dev/$blk, write cache: $(cat /sys/block/"$blk"/queue/write_cache 2>/dev/null || echo unknown)"
+    machine_meta "$DIR"
     echo "mnemosyned: ${BENCH_ENGINE:-$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown)} ($MN), $("$MN" --version 2>&1 | head -1)"
     echo "redis: $(redis-server --version); $(redis-benchmark --version 2>/dev/null || echo redis-benchmark)"
     echo "load at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
