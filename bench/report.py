@@ -392,7 +392,7 @@ def es_main(args):
     p("")
     p("initdb -U postgres -A trust -E UTF8 --no-locale   # then default settings: fsync on, "
       "synchronous_commit on")
-    p("postgres -D DATA -p P -c listen_addresses=127.0.0.1")
+    p("postgres -D DATA -p P -c listen_addresses=127.0.0.1 -c unix_socket_directories=")
     p("psql -c 'CREATE TABLE streams (stream text PRIMARY KEY, version bigint NOT NULL)'")
     p("psql -c 'CREATE TABLE events (stream text NOT NULL, version bigint NOT NULL, "
       "id uuid NOT NULL DEFAULT gen_random_uuid(), type text NOT NULL, data jsonb NOT NULL, "

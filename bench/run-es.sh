@@ -166,10 +166,12 @@ make_pg_template() {
     stop_server
 }
 
-# start_pg_in DIR: postgres on DIR/data, a free port, sockets in DIR
+# start_pg_in DIR: postgres on DIR/data, a free loopback port, TCP only (no
+# Unix socket, whose path length a deep BENCH_DIR could exceed)
 start_pg_in() {
     SRV_PORT=$(free_port)
-    $AS_PG "$PGBIN/postgres" -D "$1/data" -p "$SRV_PORT" -k "$1" -c listen_addresses=127.0.0.1 \
+    $AS_PG "$PGBIN/postgres" -D "$1/data" -p "$SRV_PORT" -c listen_addresses=127.0.0.1 \
+        -c unix_socket_directories= \
         >"$1/server.log" 2>&1 &
     SRV_PID=$!
     SRV_KIND=pg
@@ -245,7 +247,7 @@ run_pg() { # RUN
     local r="$1"
     SRV_DIR="$DIR/pg.$r"
     cp -a "$DIR/pg-template" "$SRV_DIR"
-    rm -f "$SRV_DIR/data/postmaster.pid" "$SRV_DIR"/.s.PGSQL.*
+    rm -f "$SRV_DIR/data/postmaster.pid"
     start_pg_in "$SRV_DIR"
     pg_case "$r" any "$DIR/pg_any.sql" "acct-%"
     pg_case "$r" exact "$DIR/pg_exact.sql" "ex-%"
