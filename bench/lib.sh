@@ -1,6 +1,7 @@
 # bench/lib.sh — shell helpers the server-side benchmarks share
 # (run-server.sh, run-es.sh); sourced, not run. POSIX sh plus `local`.
-# The caller sets TSV (the raw-sample file) and PORT (the first port to try).
+# The caller sets TSV (the raw-sample file) and PORT (the first port to try),
+# and, to skip fsync counting, BENCH_PERF=0.
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -67,3 +68,33 @@ machine_meta() {
     echo "data dir: $1 on $(findmnt -n -o SOURCE,FSTYPE,OPTIONS -T "$1" | tr -s ' ')"
     echo "disk: /dev/$blk, write cache: $(cat /sys/block/"$blk"/queue/write_cache 2>/dev/null || echo unknown)"
 }
+
+# Counting a server's fdatasync + fsync calls with perf (tracepoints; off
+# when perf is missing or not permitted). PERF_OK says whether it can;
+# syncs_begin PID FILE starts counting; syncs_end FILE stops and sets
+# SYNCS to the count (empty when not counting). Not in $(...): the counter
+# is a child of this shell, which must wait for it.
+PERF_OK=0
+PERF_PID=""
+if [ "${BENCH_PERF:-1}" != 0 ] && command -v perf >/dev/null 2>&1 &&
+    perf stat -x, -e syscalls:sys_enter_fdatasync -- true >/dev/null 2>&1; then
+    PERF_OK=1
+fi
+PERF_HOW="perf stat -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p PID"
+
+syncs_begin() {
+    [ "$PERF_OK" = 1 ] || return 0
+    perf stat -x, -o "$2" -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p "$1" 2>/dev/null &
+    PERF_PID=$!
+    sleep 0.3 # perf attaches
+}
+
+syncs_end() {
+    SYNCS=""
+    [ -n "$PERF_PID" ] || return 0
+    kill -INT "$PERF_PID" 2>/dev/null || true
+    wait "$PERF_PID" 2>/dev/null || true
+    PERF_PID=""
+    SYNCS=$(awk -F, '/sys_enter_f(data)?sync/ {s += $1} END {print s + 0}' "$1")
+}
+

@@ -423,6 +423,9 @@ def es_main(args):
     verdicts = throughput_table(F, p, "PostgreSQL tps",
                                 [(label, f"mn.{mc}", f"pg.{pc}", target) for label, mc, pc in cases])
     verdicts = verdicts[:2]  # the es_load ANY row is a check of the generator, not a target
+    if any(f"mn.{mc}.ops_per_sync" in samples for _, mc, _ in cases):
+        p("Mnemosyne's group commits (appends per `fdatasync`, counted with perf over each case): "
+          + ", ".join(f"{mc} {F.cell(f'mn.{mc}.ops_per_sync', True)}" for _, mc, _ in cases) + ".\n")
     verdicts = [(f"{label}: Mnemosyne ≥ 5× PostgreSQL", what, met) for label, what, met in verdicts]
     targets_and_figures(out, "Targets (issue 4)", verdicts, samples, units, F)
 

@@ -38,6 +38,7 @@
 #                   root PostgreSQL runs as `nobody`, which must be able to
 #                   reach it.
 #   BENCH_PORT      first port to try (default 17600; the next free one is used)
+#   BENCH_PERF=0    do not count Mnemosyne's fdatasyncs with perf (ops/sync)
 #   PGBIN           PostgreSQL's programs (default /usr/lib/postgresql/15/bin)
 #   MNEMOSYNED      the server binary (default TOP/build/mnemosyned)
 #   ES_LOAD         the load generator (default bench/build/es_load)
@@ -96,6 +97,7 @@ SRV_PID=""
 SRV_KIND=""
 cleanup() {
     set +e # a failing kill/wait must not end the clean-up
+    [ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null
     [ -n "$SRV_PID" ] && stop_server
     rm -rf "$DIR"
 }
@@ -201,6 +203,14 @@ stop_server() {
     if [ "$SRV_KIND" = pg ]; then stop_pid "$pid" INT 60; else stop_pid "$pid" TERM 60; fi
 }
 
+# record_syncs RUN NAME: after a Mnemosyne case, its group commits —
+# mn.NAME.ops_per_sync (appends per fdatasync) — when perf counts them.
+record_syncs() {
+    syncs_end "$DIR/perf.txt"
+    [ -n "$SYNCS" ] && [ "$SYNCS" -gt 0 ] || return 0
+    record "$1" "mn.$2.ops_per_sync" "$(awk -v s="$SYNCS" -v n="$ES_N" 'BEGIN {print n / s}')" ops/sync
+}
+
 mn_events() { redis-cli -h 127.0.0.1 -p "$SRV_PORT" info persistence | tr -d '\r' | awk -F: '$1 == "mn_events" {print $2}'; }
 
 # ---- the cases --------------------------------------------------------
@@ -210,8 +220,10 @@ run_mn() { # RUN
     start_mn
     # any: redis-benchmark --csv; the test name (first column) holds the JSON
     # and its commas, so the figures are taken counting from the end
+    syncs_begin "$SRV_PID" "$DIR/perf.txt"
     out=$(timeout 900 redis-benchmark -h 127.0.0.1 -p "$SRV_PORT" -n "$ES_N" -c "$CLIENTS" -P 1 \
         -r "$STREAMS" --csv ES.APPEND 'acct-__rand_int__' ANY EVENT '*' Deposited "$DATA" | tail -1)
+    record_syncs "$r" any
     # ..."rps","avg","min","p50","p95","p99","max"
     rps=$(echo "$out" | awk -F'","' '{print $(NF-6)}')
     p50=$(echo "$out" | awk -F'","' '{print $(NF-3)}')
@@ -233,9 +245,11 @@ run_mn() { # RUN
 
 mn_load() { # RUN NAME MODE PREFIX
     local out
+    syncs_begin "$SRV_PID" "$DIR/perf.txt"
     out=$(timeout 900 "$LOAD" -h 127.0.0.1 -p "$SRV_PORT" -c "$CLIENTS" -n "$ES_N" -s "$STREAMS" \
         -m "$3" --prefix "$4" --type Deposited --data "$DATA" 2>"$DIR/load.err") ||
         die "mn $2: es_load failed: $(cat "$DIR/load.err")"
+    record_syncs "$1" "$2"
     echo "$out" | sed -n 's/^RESULT name=\([^ ]*\) value=\([^ ]*\) unit=\(.*\)$/\1 \2 \3/p' |
         while read -r name value unit; do
             case $name in ops_per_s|p50_ms|p99_ms) record "$1" "mn.$2.$name" "$value" "$unit" ;; esac
@@ -291,6 +305,7 @@ make_pg_template
     echo "mnemosyned: ${BENCH_ENGINE:-$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown)} ($MN), --fsync always"
     echo "postgresql: $PG_VERSION ($PGBIN), settings: $PG_SETTINGS"
     echo "clients: redis-benchmark ($(redis-benchmark --version 2>/dev/null | head -1)), es_load (hiredis), $("$PGBIN/pgbench" --version)"
+    echo "fsync counting (Mnemosyne): $([ "$PERF_OK" = 1 ] && echo "$PERF_HOW" || echo 'off (perf missing or not permitted)')"
     echo "load at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$META"
 cat "$META" >&2

@@ -127,24 +127,13 @@ cpu_ticks() {
 }
 HZ=$(getconf CLK_TCK)
 
-PERF_OK=0
-if [ "${BENCH_PERF:-1}" != 0 ] && command -v perf >/dev/null 2>&1 &&
-    perf stat -x, -e syscalls:sys_enter_fdatasync -- true >/dev/null 2>&1; then
-    PERF_OK=1
-fi
-
 # bench RUN NAME N P CMD... : redis-benchmark -c 50 against the running
-# server; records NAME.ops_per_s/.p50_ms/.p99_ms, and with SYNCS=1 the
+# server; records NAME.ops_per_s/.p50_ms/.p99_ms, and with COUNT_SYNCS=1 the
 # server's fdatasync+fsync calls and CPU time per request.
 bench() {
     local run="$1" name="$2" n="$3" p="$4" c0 c1 t0 t1 out rps p50 p99 syncs secs
     shift 4
-    if [ "${SYNCS:-0}" = 1 ] && [ "$PERF_OK" = 1 ]; then
-        perf stat -x, -o "$DIR/perf.txt" \
-            -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p "$SRV_PID" 2>/dev/null &
-        PERF_PID=$!
-        sleep 0.3 # perf attaches
-    fi
+    [ "${COUNT_SYNCS:-0}" = 1 ] && syncs_begin "$SRV_PID" "$DIR/perf.txt"
     c0=$(cpu_ticks)
     t0=$(date +%s.%N)
     out=$(timeout 600 redis-benchmark -h 127.0.0.1 -p "$SRV_PORT" -n "$n" -c 50 -P "$p" --csv "$@" | tail -1)
@@ -158,18 +147,16 @@ bench() {
     record "$run" "$name.ops_per_s" "$rps" ops/s
     record "$run" "$name.p50_ms" "$p50" ms
     record "$run" "$name.p99_ms" "$p99" ms
-    if [ "${SYNCS:-0}" = 1 ]; then
+    if [ "${COUNT_SYNCS:-0}" = 1 ]; then
         set -- $c0 $c1
         record "$run" "$name.cpu_loop_us_per_op" \
             "$(awk -v a="$1" -v b="$3" -v n="$n" -v hz="$HZ" 'BEGIN {print (b - a) / hz * 1e6 / n}')" "µs/op"
         record "$run" "$name.cpu_other_us_per_op" \
             "$(awk -v a="$2" -v b="$4" -v n="$n" -v hz="$HZ" 'BEGIN {print (b - a) / hz * 1e6 / n}')" "µs/op"
     fi
-    if [ -n "$PERF_PID" ]; then
-        kill -INT "$PERF_PID" 2>/dev/null || true
-        wait "$PERF_PID" 2>/dev/null || true
-        PERF_PID=""
-        syncs=$(awk -F, '/sys_enter_f(data)?sync/ {s += $1} END {print s + 0}' "$DIR/perf.txt")
+    syncs_end "$DIR/perf.txt"
+    if [ -n "$SYNCS" ]; then
+        syncs=$SYNCS
         secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
         record "$run" "$name.syncs" "$syncs" calls
         record "$run" "$name.syncs_per_s" "$(awk -v s="$syncs" -v t="$secs" 'BEGIN {print s / t}')" "calls/s"
@@ -183,7 +170,7 @@ bench() {
 run_xadd_read() { # RUN KIND
     local r="$1" k="$2" len
     if [ "$k" = mn ]; then start_server mn --fsync always; else start_server redis --appendonly yes --appendfsync always; fi
-    SYNCS=1 bench "$r" "$k.xadd_durable.P1" "$XADD_N" 1 XADD s '*' f "$VAL"
+    COUNT_SYNCS=1 bench "$r" "$k.xadd_durable.P1" "$XADD_N" 1 XADD s '*' f "$VAL"
     len=$(rcli xlen s)
     [ "$len" -ge 1000 ] || die "$k: XLEN s is $len after the XADDs"
     record "$r" "$k.xrange_stream_len" "$len" entries
@@ -192,7 +179,7 @@ run_xadd_read() { # RUN KIND
     rm -rf "$SRV_DIR"
 
     if [ "$k" = mn ]; then start_server mn --fsync interval:1000; else start_server redis --appendonly yes --appendfsync everysec; fi
-    SYNCS=1 bench "$r" "$k.xadd_interval.P16" "$XADD16_N" 16 XADD s '*' f "$VAL"
+    COUNT_SYNCS=1 bench "$r" "$k.xadd_interval.P16" "$XADD16_N" 16 XADD s '*' f "$VAL"
     stop_server
     rm -rf "$SRV_DIR"
 }
@@ -231,7 +218,7 @@ run_rss() { # RUN KIND
     echo "mnemosyned: ${BENCH_ENGINE:-$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown)} ($MN), $("$MN" --version 2>&1 | head -1)"
     echo "redis: $(redis-server --version); $(redis-benchmark --version 2>/dev/null || echo redis-benchmark)"
     echo "load at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "fsync counting: $([ "$PERF_OK" = 1 ] && echo 'perf stat -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p PID' || echo 'off (perf missing or not permitted)')"
+    echo "fsync counting: $([ "$PERF_OK" = 1 ] && echo "$PERF_HOW" || echo 'off (perf missing or not permitted)')"
 } >"$META"
 cat "$META" >&2
 
