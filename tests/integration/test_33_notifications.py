@@ -347,3 +347,25 @@ def test_interval_policy_notifies_after_acknowledgement(r, server):
     d = thin(wait_msg(p))
     assert es_events(r, "ES.READ", "iv")[0]["position"] == d["position"]
     p.close()
+
+
+def test_catch_all_pattern_receives_notifications_too(r, server):
+    """As with Redis keyspace channels, PSUBSCRIBE * matches __mnemo__: channels."""
+    p = subscribed(server, patterns=["*"])
+    r.execute_command("ES.APPEND", "k-1", "any", "EVENT", "*", "A", "{}")
+    assert r.publish("plain", "x") == 1
+    chans = [wait_msg(p)["channel"] for _ in range(5)]
+    assert chans == [P + "k-1", P + "$ce-k", P + "$et-A", P + "$all", "plain"]
+    p.close()
+
+
+def test_appends_inside_multi_are_notified_in_order(r, server):
+    p = subscribed(server, [P + "$all"])
+    pipe = r.pipeline(transaction=True)
+    pipe.execute_command("ES.APPEND", "m-1", "any", "EVENT", "*", "A", "{}")
+    pipe.xadd("m-2", {"f": "v"})
+    pipe.execute_command("ES.APPEND", "m-1", "any", "EVENT", "*", "B", "{}")
+    pipe.execute()
+    got = [thin(wait_msg(p)) for _ in range(3)]
+    assert [(d["stream"], d["type"]) for d in got] == [("m-1", "A"), ("m-2", "entry"), ("m-1", "B")]
+    p.close()
