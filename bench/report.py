@@ -4,6 +4,8 @@
     report.py SAMPLES.tsv META.txt > foundation-DATE.md          (run-foundation.sh)
     report.py server SAMPLES.tsv META.txt XADD_N XADD16_N READ_N RSS_N > server-DATE.md
                                                                    (run-server.sh)
+    report.py es SAMPLES.tsv META.txt ES_N PG_SECS CLIENTS STREAMS DATA > es-DATE.md
+                                                                   (run-es.sh)
 
 SAMPLES.tsv has one line per figure and run: run, name, value, unit (the
 RESULT lines of append_bench and fio.sh, or run-server.sh's figures, tagged
@@ -224,6 +226,38 @@ def count_label(n):
     return str(n)
 
 
+def targets_and_figures(out, title, verdicts, samples, units, F):
+    """The end of a report: the targets met or not, every figure; printed."""
+    out.append(f"## {title}\n")
+    out.append("| target | measured | met? |")
+    out.append("|---|---|---|")
+    for label, what, met in verdicts:
+        out.append(f"| {label} | {what} | {'yes' if met else '**no**'} |")
+    out.append("")
+    out.extend(every_figure(samples, units, F))
+    print("\n".join(out))
+
+
+def throughput_table(F, p, other, rows):
+    """One row per (label, mine, theirs, target): ops/s, p50 and p99 of both
+    sides (figures NAME.ops_per_s/.p50_ms/.p99_ms) and the median of the
+    per-run ratios against the target. Returns (label, measured, met) per row."""
+    p(f"| case | Mnemosyne ops/s | p50 ms | p99 ms | {other} | p50 ms | p99 ms "
+      "| ratio (min–max) | target | met? |")
+    p("|---|---|---|---|---|---|---|---|---|---|")
+    verdicts = []
+    for label, m, r, target in rows:
+        ratio, mm = F.ratio(m + ".ops_per_s", r + ".ops_per_s")
+        med = F.ratio_median(m + ".ops_per_s", r + ".ops_per_s")
+        met = med is not None and med >= target
+        verdicts.append((label, f"×{ratio} (runs {mm}) against ≥ ×{target:g}", met))
+        p(f"| {label} | {F.cell(m + '.ops_per_s', True)} | {F.cell(m + '.p50_ms')} | {F.cell(m + '.p99_ms')} "
+          f"| {F.cell(r + '.ops_per_s', True)} | {F.cell(r + '.p50_ms')} | {F.cell(r + '.p99_ms')} "
+          f"| **×{ratio}** ({mm}) | ≥ ×{target:g} | {'yes' if met else '**no**'} |")
+    p("")
+    return verdicts
+
+
 def server_main(args):
     """The report of run-server.sh: mnemosyned ("mn.*") next to redis-server
     ("redis.*"), the ratios against issue 3's targets, fsyncs, CPU, RSS."""
@@ -263,20 +297,8 @@ def server_main(args):
         ("`XRANGE s - + COUNT 100`, -P 1", "xrange100.P1", 1.0),
     ]
     p("## Throughput and latency (redis-benchmark -c 50; ratio = Mnemosyne / Redis within each run)\n")
-    p("| case | Mnemosyne ops/s | p50 ms | p99 ms | Redis ops/s | p50 ms | p99 ms "
-      "| ratio (min–max) | target | met? |")
-    p("|---|---|---|---|---|---|---|---|---|---|")
-    verdicts = []
-    for label, case, target in targets:
-        m, r = f"mn.{case}", f"redis.{case}"
-        ratio, mm = F.ratio(m + ".ops_per_s", r + ".ops_per_s")
-        med = F.ratio_median(m + ".ops_per_s", r + ".ops_per_s")
-        met = med is not None and med >= target
-        verdicts.append((label, f"×{ratio} (runs {mm}) against ≥ ×{target:g}", met))
-        p(f"| {label} | {F.cell(m + '.ops_per_s', True)} | {F.cell(m + '.p50_ms')} | {F.cell(m + '.p99_ms')} "
-          f"| {F.cell(r + '.ops_per_s', True)} | {F.cell(r + '.p50_ms')} | {F.cell(r + '.p99_ms')} "
-          f"| **×{ratio}** ({mm}) | ≥ ×{target:g} | {'yes' if met else '**no**'} |")
-    p("")
+    verdicts = throughput_table(F, p, "Redis ops/s",
+                                [(label, f"mn.{case}", f"redis.{case}", target) for label, case, target in targets])
 
     p("## Where the writes go (during cases 1 and 2)\n")
     p("fsyncs = the server's `fdatasync` + `fsync` calls, counted with "
@@ -333,18 +355,85 @@ def server_main(args):
                      (f"×{fmt(grow['mn'][2])} ({fmt(grow['mn'][1])} B per added entry)" if grow["mn"] else "-"),
                      flat))
 
-    p("## Targets (issue 3)\n")
-    p("| target | measured | met? |")
-    p("|---|---|---|")
-    for label, what, met in verdicts:
-        p(f"| {label} | {what} | {'yes' if met else '**no**'} |")
+    targets_and_figures(out, "Targets (issue 3)", verdicts, samples, units, F)
+
+
+def es_main(args):
+    """The report of run-es.sh: ES.APPEND on mnemosyned ("mn.*") next to
+    PostgreSQL as an event-store table ("pg.*"), and the ratio against the
+    target (issue 4: Mnemosyne >= 5x PostgreSQL)."""
+    tsv, meta, es_n, pg_secs, clients, streams, data = args[0], args[1], int(args[2]), int(args[3]), \
+        int(args[4]), int(args[5]), args[6]
+    samples, units = load(tsv)
+    F = Figures(samples, units)
+    runs = sorted({r for v in samples.values() for r in v})
+    per = streams // clients
+    out = setup_lines(meta, runs)
+    p = out.append
+
+    p("## Commands (each run; the two alternate, Mnemosyne first in odd runs)\n")
+    p(f"Both sides: {clients} clients, one request in flight each, one event per request / "
+      f"transaction, {streams} streams, data = the same {len(data.encode())}-byte JSON "
+      "(`DATA` below), type `Deposited`, event id generated by the server. Every server is "
+      "fresh, on its own free loopback port, and stopped by its PID.\n")
+    p("```sh")
+    p(f"DATA='{data}'")
+    p("mnemosyned --port P --bind 127.0.0.1 --dir DIR --fsync always")
+    p("# any: expected version ANY, a random stream of the 1000")
+    p(f"redis-benchmark -h 127.0.0.1 -p P -n {es_n} -c {clients} -P 1 -r {streams} --csv \\")
+    p("    ES.APPEND 'acct-__rand_int__' ANY EVENT '*' Deposited \"$DATA\"")
+    p(f"# exact: client k owns streams k*{per}..k*{per}+{per - 1}, appends round-robin "
+      "with the exact expected version")
+    p(f"es_load -h 127.0.0.1 -p P -c {clients} -n {es_n} -s {streams} -m exact --prefix ex- "
+      "--type Deposited --data \"$DATA\"")
+    p("# any, again with es_load (a check of the load generator)")
+    p(f"es_load -h 127.0.0.1 -p P -c {clients} -n {es_n} -s {streams} -m any --prefix load- "
+      "--type Deposited --data \"$DATA\"")
     p("")
-    out.extend(every_figure(samples, units, F))
-    print("\n".join(out))
+    p("initdb -U postgres -A trust -E UTF8 --no-locale   # then default settings: fsync on, "
+      "synchronous_commit on")
+    p("postgres -D DATA -p P -c listen_addresses=127.0.0.1 -c unix_socket_directories=")
+    p("psql -c 'CREATE TABLE streams (stream text PRIMARY KEY, version bigint NOT NULL)'")
+    p("psql -c 'CREATE TABLE events (stream text NOT NULL, version bigint NOT NULL, "
+      "id uuid NOT NULL DEFAULT gen_random_uuid(), type text NOT NULL, data jsonb NOT NULL, "
+      "meta jsonb, ts timestamptz NOT NULL DEFAULT now(), position bigserial NOT NULL, "
+      "PRIMARY KEY (stream, version), UNIQUE (id), UNIQUE (position))'")
+    p(f"pgbench -h 127.0.0.1 -p P -U postgres -n -c {clients} -j 2 -T {pg_secs} -M prepared "
+      "-D i=0 -l -f pg_any.sql bench     # then -f pg_exact.sql")
+    p("```\n")
+    p("```sql")
+    p("-- pg_any.sql: the stream's row is created or bumped (its lock orders appends to one stream)")
+    p(f"\\set r random(0, {streams - 1})")
+    p("WITH v AS (INSERT INTO streams VALUES ('acct-' || lpad(:r::text, 12, '0'), 0)")
+    p("           ON CONFLICT (stream) DO UPDATE SET version = streams.version + 1")
+    p("           RETURNING stream, version)")
+    p("INSERT INTO events (stream, version, type, data) SELECT stream, version, 'Deposited', 'DATA' FROM v;")
+    p("-- pg_exact.sql: client k's i-th event, at the version it knows; the primary key is the check")
+    p(f"\\set s :client_id * {per} + :i % {per}")
+    p(f"\\set v :i / {per}")
+    p("INSERT INTO events (stream, version, type, data) VALUES ('ex-' || lpad(:s::text, 12, '0'), :v, 'Deposited', 'DATA');")
+    p("\\set i :i + 1")
+    p("```\n")
+
+    target = 5.0
+    cases = [("ES.APPEND … ANY, random stream of 1000 (Mnemosyne: redis-benchmark)", "any", "any"),
+             ("ES.APPEND … exact expected version, 1000 streams (Mnemosyne: es_load)", "exact", "exact"),
+             ("ES.APPEND … ANY, random stream of 1000 (Mnemosyne: es_load)", "any.es_load", "any")]
+    p("## Throughput and latency (ratio = Mnemosyne / PostgreSQL within each run)\n")
+    verdicts = throughput_table(F, p, "PostgreSQL tps",
+                                [(label, f"mn.{mc}", f"pg.{pc}", target) for label, mc, pc in cases])
+    verdicts = verdicts[:2]  # the es_load ANY row is a check of the generator, not a target
+    if any(f"mn.{mc}.ops_per_sync" in samples for _, mc, _ in cases):
+        p("Mnemosyne's group commits (appends per `fdatasync`, counted with perf over each case): "
+          + ", ".join(f"{mc} {F.cell(f'mn.{mc}.ops_per_sync', True)}" for _, mc, _ in cases) + ".\n")
+    verdicts = [(f"{label}: Mnemosyne ≥ 5× PostgreSQL", what, met) for label, what, met in verdicts]
+    targets_and_figures(out, "Targets (issue 4)", verdicts, samples, units, F)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "server":
         server_main(sys.argv[2:])
+    elif len(sys.argv) > 1 and sys.argv[1] == "es":
+        es_main(sys.argv[2:])
     else:
         main()

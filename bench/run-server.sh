@@ -58,8 +58,7 @@ TSV="$OUTDIR/server-$STAMP.tsv"
 META="$OUTDIR/server-$STAMP.meta"
 MD="$OUTDIR/server-$STAMP.md"
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+. "$HERE/lib.sh"
 
 for c in redis-server redis-benchmark redis-cli ss "$PY"; do
     command -v "$c" >/dev/null 2>&1 || die "missing $c (scripts/install-deps.sh --bench)"
@@ -84,18 +83,9 @@ trap 'exit 130' INT TERM
 
 VAL=$(printf 'v%.0s' $(seq 1 100)) # the 100-byte field value
 
-# record RUN NAME VALUE UNIT -> one TSV row (the format report.py reads)
-record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$TSV"; }
-
-# A port nothing listens on, from PORT upwards.
-free_port() {
-    while ss -Hltn "sport = :$PORT" | grep -q .; do PORT=$((PORT + 1)); done
-    echo "$PORT"
-}
-
 # start_server mn|redis ARGS... -> SRV_PID, SRV_PORT, SRV_DIR; waits for PONG
 start_server() {
-    local kind i
+    local kind
     kind=$1; shift
     SRV_PORT=$(free_port)
     SRV_DIR=$(mktemp -d "$DIR/$kind.XXXXXX")
@@ -107,36 +97,16 @@ start_server() {
             --daemonize no --loglevel warning "$@" >"$SRV_DIR/server.log" 2>&1 &
     fi
     SRV_PID=$!
-    i=0
-    while [ "$i" -lt 100 ]; do
-        if redis-cli -h 127.0.0.1 -p "$SRV_PORT" ping 2>/dev/null | grep -q PONG; then
-            return 0
-        fi
-        kill -0 "$SRV_PID" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    die "$kind did not answer PING on $SRV_PORT: $(tail -5 "$SRV_DIR/server.log")"
+    wait_ready "$SRV_PID" answers_ping "$SRV_PORT" ||
+        die "$kind did not answer PING on $SRV_PORT: $(tail -5 "$SRV_DIR/server.log")"
 }
 
 # stop_server: SIGTERM to SRV_PID, wait for it (SIGKILL after 30 s).
 stop_server() {
-    local pid st i
+    local pid
     pid=$SRV_PID
     SRV_PID=""
-    kill -TERM "$pid" 2>/dev/null || return 0
-    i=0
-    while [ "$i" -lt 300 ]; do
-        st=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
-        [ -z "$st" ] || [ "$st" = Z ] && break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if [ "$i" -ge 300 ]; then
-        log "server $pid did not stop in 30 s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
+    stop_pid "$pid" TERM 30
 }
 
 rcli() { redis-cli -h 127.0.0.1 -p "$SRV_PORT" "$@"; }
@@ -157,24 +127,13 @@ cpu_ticks() {
 }
 HZ=$(getconf CLK_TCK)
 
-PERF_OK=0
-if [ "${BENCH_PERF:-1}" != 0 ] && command -v perf >/dev/null 2>&1 &&
-    perf stat -x, -e syscalls:sys_enter_fdatasync -- true >/dev/null 2>&1; then
-    PERF_OK=1
-fi
-
 # bench RUN NAME N P CMD... : redis-benchmark -c 50 against the running
-# server; records NAME.ops_per_s/.p50_ms/.p99_ms, and with SYNCS=1 the
+# server; records NAME.ops_per_s/.p50_ms/.p99_ms, and with COUNT_SYNCS=1 the
 # server's fdatasync+fsync calls and CPU time per request.
 bench() {
     local run="$1" name="$2" n="$3" p="$4" c0 c1 t0 t1 out rps p50 p99 syncs secs
     shift 4
-    if [ "${SYNCS:-0}" = 1 ] && [ "$PERF_OK" = 1 ]; then
-        perf stat -x, -o "$DIR/perf.txt" \
-            -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p "$SRV_PID" 2>/dev/null &
-        PERF_PID=$!
-        sleep 0.3 # perf attaches
-    fi
+    [ "${COUNT_SYNCS:-0}" = 1 ] && syncs_begin "$SRV_PID" "$DIR/perf.txt"
     c0=$(cpu_ticks)
     t0=$(date +%s.%N)
     out=$(timeout 600 redis-benchmark -h 127.0.0.1 -p "$SRV_PORT" -n "$n" -c 50 -P "$p" --csv "$@" | tail -1)
@@ -188,18 +147,16 @@ bench() {
     record "$run" "$name.ops_per_s" "$rps" ops/s
     record "$run" "$name.p50_ms" "$p50" ms
     record "$run" "$name.p99_ms" "$p99" ms
-    if [ "${SYNCS:-0}" = 1 ]; then
+    if [ "${COUNT_SYNCS:-0}" = 1 ]; then
         set -- $c0 $c1
         record "$run" "$name.cpu_loop_us_per_op" \
             "$(awk -v a="$1" -v b="$3" -v n="$n" -v hz="$HZ" 'BEGIN {print (b - a) / hz * 1e6 / n}')" "µs/op"
         record "$run" "$name.cpu_other_us_per_op" \
             "$(awk -v a="$2" -v b="$4" -v n="$n" -v hz="$HZ" 'BEGIN {print (b - a) / hz * 1e6 / n}')" "µs/op"
     fi
-    if [ -n "$PERF_PID" ]; then
-        kill -INT "$PERF_PID" 2>/dev/null || true
-        wait "$PERF_PID" 2>/dev/null || true
-        PERF_PID=""
-        syncs=$(awk -F, '/sys_enter_f(data)?sync/ {s += $1} END {print s + 0}' "$DIR/perf.txt")
+    syncs_end "$DIR/perf.txt"
+    if [ -n "$SYNCS" ]; then
+        syncs=$SYNCS
         secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
         record "$run" "$name.syncs" "$syncs" calls
         record "$run" "$name.syncs_per_s" "$(awk -v s="$syncs" -v t="$secs" 'BEGIN {print s / t}')" "calls/s"
@@ -213,7 +170,7 @@ bench() {
 run_xadd_read() { # RUN KIND
     local r="$1" k="$2" len
     if [ "$k" = mn ]; then start_server mn --fsync always; else start_server redis --appendonly yes --appendfsync always; fi
-    SYNCS=1 bench "$r" "$k.xadd_durable.P1" "$XADD_N" 1 XADD s '*' f "$VAL"
+    COUNT_SYNCS=1 bench "$r" "$k.xadd_durable.P1" "$XADD_N" 1 XADD s '*' f "$VAL"
     len=$(rcli xlen s)
     [ "$len" -ge 1000 ] || die "$k: XLEN s is $len after the XADDs"
     record "$r" "$k.xrange_stream_len" "$len" entries
@@ -222,7 +179,7 @@ run_xadd_read() { # RUN KIND
     rm -rf "$SRV_DIR"
 
     if [ "$k" = mn ]; then start_server mn --fsync interval:1000; else start_server redis --appendonly yes --appendfsync everysec; fi
-    SYNCS=1 bench "$r" "$k.xadd_interval.P16" "$XADD16_N" 16 XADD s '*' f "$VAL"
+    COUNT_SYNCS=1 bench "$r" "$k.xadd_interval.P16" "$XADD16_N" 16 XADD s '*' f "$VAL"
     stop_server
     rm -rf "$SRV_DIR"
 }
@@ -256,19 +213,12 @@ run_rss() { # RUN KIND
     rm -rf "$SRV_DIR"
 }
 
-dev=$(findmnt -n -o SOURCE -T "$DIR" | sed 's|^/dev/||; s|\[.*||')
-blk=$(echo "$dev" | sed 's/[0-9]*$//')
 {
-    echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "cpu: $(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) (client and servers share them)"
-    echo "memory: $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-    echo "kernel: $(uname -r); virtualization: $(systemd-detect-virt 2>/dev/null || echo unknown)"
-    echo "data dir: $DIR on $(findmnt -n -o SOURCE,FSTYPE,OPTIONS -T "$DIR" | tr -s ' ')"
-    echo "disk: /dev/$blk, write cache: $(cat /sys/block/"$blk"/queue/write_cache 2>/dev/null || echo unknown)"
+    machine_meta "$DIR"
     echo "mnemosyned: ${BENCH_ENGINE:-$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown)} ($MN), $("$MN" --version 2>&1 | head -1)"
     echo "redis: $(redis-server --version); $(redis-benchmark --version 2>/dev/null || echo redis-benchmark)"
     echo "load at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "fsync counting: $([ "$PERF_OK" = 1 ] && echo 'perf stat -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p PID' || echo 'off (perf missing or not permitted)')"
+    echo "fsync counting: $([ "$PERF_OK" = 1 ] && echo "$PERF_HOW" || echo 'off (perf missing or not permitted)')"
 } >"$META"
 cat "$META" >&2
 

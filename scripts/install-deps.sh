@@ -9,7 +9,9 @@ set -eu
 
 PKGS="build-essential clang pkg-config liblmdb-dev lmdb-utils libhiredis-dev
       python3 python3-redis python3-pytest redis-tools valgrind"
-BENCH_PKGS="redis-server fio"
+# postgresql: the peer of bench/run-es.sh (initdb, postgres, pgbench from
+# /usr/lib/postgresql/15/bin; the script runs its own private cluster)
+BENCH_PKGS="redis-server fio postgresql"
 
 [ "${1:-}" = "--bench" ] && PKGS="$PKGS $BENCH_PKGS"
 

@@ -17,6 +17,13 @@
  *
  * RESP2 subscribed mode (only (P)SUBSCRIBE, (P)UNSUBSCRIBE, PING, QUIT,
  * RESET) is enforced in process_command via CMD_SUBSCRIBED_OK.
+ *
+ * Event notifications (notify.c) are published on channels under
+ * NOTIFY_PREFIX ("__mnemo__:"). This file counts the channels and patterns
+ * that could receive one (notify_subs), so that notify.c does no work at
+ * all while the count is 0, and tells notify.c when it leaves 0. Clients
+ * may not PUBLISH under the prefix: a notification is the server's word
+ * that an event is durable at a position.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +38,12 @@ typedef struct sublist {
     size_t cap;    /* capacity of v */
 } sublist;
 
+/* Channels and patterns (server-wide, distinct names) that may receive an
+ * event notification. */
+static size_t notify_subs;
+
 size_t pubsub_count(const client *c) { return dict_size(c->channels) + dict_size(c->patterns); }
+int pubsub_notify_wanted(void) { return notify_subs > 0; }
 size_t pubsub_nchannels(void) { return dict_size(server.channels); }
 size_t pubsub_npatterns(void) { return dict_size(server.patterns); }
 
@@ -41,6 +53,27 @@ static void update_flag(client *c)
         c->flags |= CLIENT_PUBSUB;
     else
         c->flags &= ~CLIENT_PUBSUB;
+}
+
+static int has_notify_prefix(const char *s, size_t len)
+{
+    return len >= NOTIFY_PREFIX_LEN && memcmp(s, NOTIFY_PREFIX, NOTIFY_PREFIX_LEN) == 0;
+}
+
+/* 1 if channel (or pattern) name may receive event notifications. For a
+ * pattern this over-approximates on purpose: its literal head (up to the
+ * first glob character) must agree with the prefix as far as both go, so
+ * "*" and "__mnemo__:order-*" count and "order-*" does not. Counting a
+ * pattern that never matches only costs work, never a lost message. */
+static int notify_relevant(dict *d, const char *name, size_t len)
+{
+    if (d == server.channels)
+        return has_notify_prefix(name, len);
+    size_t lit = 0;
+    while (lit < len && !memchr("*?[\\", name[lit], 4))
+        lit++;
+    size_t n = lit < NOTIFY_PREFIX_LEN ? lit : NOTIFY_PREFIX_LEN;
+    return memcmp(name, NOTIFY_PREFIX, n) == 0;
 }
 
 /* Adds c to the server list for name. 0 or -1 (OOM). */
@@ -56,6 +89,8 @@ static int list_add(dict *d, const char *name, size_t len, client *c)
             free(l);
             return -1;
         }
+        if (notify_relevant(d, name, len) && notify_subs++ == 0)
+            notify_start(); /* from now on, every event is notified */
     } else {
         l = e->val;
     }
@@ -85,6 +120,8 @@ static void list_remove(dict *d, const char *name, size_t len, client *c)
         }
     }
     if (l->n == 0) {
+        if (notify_relevant(d, name, len))
+            notify_subs--;
         dict_delete(d, name, len, NULL);
         free(l->v);
         free(l);
@@ -279,7 +316,7 @@ static void deliver(client *to, encoded *e, const char *pat, size_t patlen, cons
     to->target = saved;
 }
 
-static long long publish(const char *ch, size_t chlen, const char *msg, size_t msglen)
+long long pubsub_publish(const char *ch, size_t chlen, const char *msg, size_t msglen)
 {
     long long receivers = 0;
     encoded e = {{NULL, NULL}, {0, 0}};
@@ -315,7 +352,12 @@ static long long publish(const char *ch, size_t chlen, const char *msg, size_t m
 
 static void cmd_publish(client *c)
 {
-    reply_long(c, publish(c->argv[1], c->argvlen[1], c->argv[2], c->argvlen[2]));
+    if (has_notify_prefix(c->argv[1], c->argvlen[1])) {
+        reply_error(c, "-ERR channels starting with '" NOTIFY_PREFIX "' are reserved for "
+                       "event notifications");
+        return;
+    }
+    reply_long(c, pubsub_publish(c->argv[1], c->argvlen[1], c->argv[2], c->argvlen[2]));
 }
 
 static void cmd_pubsub_channels(client *c)

@@ -222,6 +222,7 @@ static void notify_run(void *arg)
 {
     (void)arg;
     atomic_store(&notify_pending, 0);
+    notify_store_advanced(atomic_load(&notify_end));
     server_retry_blocked();
 }
 

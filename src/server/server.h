@@ -463,6 +463,20 @@ void pubsub_unsubscribe_all(client *c, int notify);
 size_t pubsub_count(const client *c);  /* channels + patterns of c */
 size_t pubsub_nchannels(void);
 size_t pubsub_npatterns(void);
+/* Delivers msg on channel ch to its subscribers and matching patterns;
+ * returns how many received it. */
+long long pubsub_publish(const char *ch, size_t chlen, const char *msg, size_t msglen);
+/* 1 if some channel or pattern may receive event notifications. */
+int pubsub_notify_wanted(void);
+
+/* notify.c: thin event notifications on channels under NOTIFY_PREFIX. */
+#define NOTIFY_PREFIX "__mnemo__:"
+#define NOTIFY_PREFIX_LEN 10
+/* The first notification subscriber appeared: events from the store's
+ * current end on are notified. */
+void notify_start(void);
+/* The store advanced to end (loop thread): publish what became visible. */
+void notify_store_advanced(uint64_t end);
 
 /* cmd_multi.c (used by RESET, process_command, client teardown) */
 void multi_discard(client *c);

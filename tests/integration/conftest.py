@@ -123,6 +123,16 @@ def r(server):
     c.close()
 
 
+def wait_msg(p, timeout=5):
+    """The next message of a redis-py PubSub, or AssertionError after timeout."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        m = p.get_message(timeout=0.2)
+        if m:
+            return m
+    raise AssertionError("no message")
+
+
 @pytest.fixture
 def raw(server):
     c = server.raw()

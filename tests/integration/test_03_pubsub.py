@@ -3,16 +3,8 @@ import time
 
 import redis
 
+from conftest import wait_msg
 from respclient import Error, Push
-
-
-def wait_msg(p, timeout=5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        m = p.get_message(timeout=0.2)
-        if m:
-            return m
-    raise AssertionError("no message")
 
 
 def test_subscribe_publish_counts(r, server):
