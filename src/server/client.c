@@ -120,7 +120,8 @@ static void client_resume(client *c)
  * served in the middle of the execution"). While a transaction's queued
  * commands run — including the wait for its durable writes — it holds a
  * barrier: other clients' commands stay in their input buffers and blocked
- * readers are not served, so nobody observes the transaction half done.
+ * readers are not served and event notifications (notify.c) wait, so
+ * nobody observes the transaction half done.
  * Lifted when its last reply is complete; the paused clients then run. */
 void exec_barrier_raise(client *c) { server.exec_barrier = c; }
 
@@ -136,6 +137,7 @@ void exec_barrier_lift(void)
         server.retry_blocked_later = 0;
         server_retry_blocked();
     }
+    notify_store_advanced(0); /* what was held back meanwhile */
 }
 
 void exec_barrier_check(client *c)

@@ -117,7 +117,9 @@ void notify_store_advanced(uint64_t end)
 {
     if (end > known_end)
         known_end = end;
-    if (!server.store || !pubsub_notify_wanted() || next >= known_end)
+    /* While an EXEC holds the barrier, nobody may see it half done:
+     * exec_barrier_lift calls again (client.c). */
+    if (!server.store || server.exec_barrier || !pubsub_notify_wanted() || next >= known_end)
         return;
     end = known_end;
     mn_iter *it = NULL;
