@@ -973,6 +973,7 @@ struct xrg {
     int nstreams;             /* streams */
     xrg_stream *s;            /* them */
     int polled;               /* parked with queue_poll_hold (one release owed) */
+    uint64_t policy_epoch;    /* queue_policy_epoch() when polled was last decided */
 };
 
 static void xrg_free(xrg *x)
@@ -1000,24 +1001,25 @@ static void xrg_block_free(void *priv)
  * retried as time passes (entries fall due without any write). */
 static void xrg_poll_hold(xrg *x)
 {
+    x->policy_epoch = queue_policy_epoch();
     for (int i = 0; i < x->nstreams && !x->polled; i++)
         if (x->s[i].is_new)
             x->polled = queue_poll_hold(x->s[i].key, x->s[i].key_len, x->group, x->group_len);
 }
 
-/* 1 if the group may have entries after its last-delivered id. */
+/* 1 if the group may have entries after its last-delivered id, or (queue
+ * policy, cmd_queue.c) pending entries due for redelivery. */
 static int xrg_may_have_new(const xrg *x, const xrg_stream *s)
 {
     mn_stream_info si;
     ginfo gi;
     if (stream_find(s->key, s->key_len, &si) <= 0 || si.length == 0)
         return 0;
-    if (queue_due_now(s->key, s->key_len, x->group, x->group_len))
-        return 1;
     if (group_find(s->key, s->key_len, x->group, x->group_len, &gi) != MN_OK)
         return 1; /* the deliver will report the error */
+    /* Only when nothing is new: a deliver that runs anyway redelivers too. */
     if (stream_id_cmp(si.last_id, gi.last) <= 0)
-        return 0;
+        return gi.pending && queue_due_now(s->key, s->key_len, x->group, x->group_len);
     /* last_id is the last generated id: make sure the last entry is above
      * the group's position (it may have been deleted). */
     mn_iter *it = NULL;
@@ -1027,7 +1029,7 @@ static int xrg_may_have_new(const xrg *x, const xrg_stream *s)
         mn_iter_next(it, &ev) == 1)
         yes = stream_id_cmp(ev.entry_id, gi.last) > 0;
     mn_iter_free(it);
-    return yes;
+    return yes || (gi.pending && queue_due_now(s->key, s->key_len, x->group, x->group_len));
 }
 
 /* Replies the history of x's consumer in stream s (explicit id). */
@@ -1252,7 +1254,8 @@ static int xrg_round(client *c, xrg *x)
 static int xrg_retry(client *c, void *priv)
 {
     xrg *x = priv;
-    xrg_poll_hold(x); /* a policy set while parked */
+    if (!x->polled && x->policy_epoch != queue_policy_epoch())
+        xrg_poll_hold(x); /* a policy was set while parked */
     for (int i = 0; i < x->nstreams; i++)
         if (x->s[i].is_new && xrg_may_have_new(x, &x->s[i]))
             return xrg_round(c, x); /* deferred: x->d now owns x */

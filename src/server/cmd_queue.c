@@ -32,6 +32,9 @@
 
 static loop_timer *poll_timer; /* running while poll_holders > 0 (stops itself after) */
 static int poll_holders;       /* parked XREADGROUPs on groups with a visibility timeout */
+static uint64_t policy_epoch;  /* successful QUEUE.POLICY sets so far */
+
+uint64_t queue_policy_epoch(void) { return policy_epoch; }
 
 static int64_t poll_fire(loop *l, loop_timer *t, void *ud)
 {
@@ -109,6 +112,8 @@ static void reply_nogroup(client *c, const char *key, size_t klen, const char *g
                  (int)glen, group);
 }
 
+static void retry_blocked(void *arg) { server_retry_blocked(); }
+
 static void policy_set_reply(client *c, stream_op_res *res, void *ud)
 {
     qctx *q = ud;
@@ -119,6 +124,12 @@ static void policy_set_reply(client *c, stream_op_res *res, void *ud)
             stream_reply_mn_error(c, res->rc, res->errmsg);
         else
             reply_ok(c);
+    }
+    if (res->rc == MN_OK) {
+        /* Parked readers of this group may now have due entries and need
+         * the timer: have them look again, from the loop, after this reply. */
+        policy_epoch++;
+        server_post(retry_blocked, NULL);
     }
     free(q);
 }

@@ -462,6 +462,8 @@ int auth_check_password(const char *pass, size_t len);
 int queue_due_now(const char *key, size_t klen, const char *group, size_t glen);
 int queue_poll_hold(const char *key, size_t klen, const char *group, size_t glen);
 void queue_poll_release(void);
+/* Changes whenever a QUEUE.POLICY set succeeds (parked readers re-check). */
+uint64_t queue_policy_epoch(void);
 
 /* cmd_stream.c: hooks the lead fills (may be empty). */
 int stream_module_init(void);           /* after the store is open; 0 or -1 */

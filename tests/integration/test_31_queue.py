@@ -227,6 +227,54 @@ def test_blocked_reader_gets_redelivery_without_new_writes(r, server):
     assert pel(r, "jobs", "workers") == [("1-0", "bob", 2)]
 
 
+def test_reader_parked_before_the_policy_is_set(r, server):
+    setup_queue(r, 1)
+    assert [e for e, _ in read(r, "alice")] == ["1-0"]
+    time.sleep(0.3)
+    out = {}
+
+    def blocked():
+        c = server.client()
+        t0 = time.time()
+        out["got"] = read(c, "bob", block=4000)
+        out["waited"] = time.time() - t0
+        c.close()
+
+    t = threading.Thread(target=blocked)
+    t.start()
+    time.sleep(0.3)
+    r.execute_command("QUEUE.POLICY", "jobs", "workers", "VISIBILITY", "200")
+    t.join(10)
+    assert [e for e, _ in out["got"]] == ["1-0"]
+    assert out["waited"] < 2.0, out["waited"]
+
+
+def test_two_blocked_readers_the_second_gets_the_unacked_entry(r, server):
+    """Both park while nothing is pending; one gets the new entry and never
+    acks it; the other, still parked, gets it once it is due."""
+    r.xgroup_create("jobs", "workers", id="$", mkstream=True)
+    r.execute_command("QUEUE.POLICY", "jobs", "workers", "VISIBILITY", "300")
+    got = {}
+
+    def blocked(name):
+        c = server.client()
+        got[name] = (read(c, name, block=5000), time.time())
+        c.close()
+
+    ts = [threading.Thread(target=blocked, args=(n,)) for n in ("alice", "bob")]
+    for t in ts:
+        t.start()
+    time.sleep(0.3)
+    t0 = time.time()
+    r.xadd("jobs", {"job": "1"}, id="1-0")
+    for t in ts:
+        t.join(10)
+    assert sorted(e for v, _ in got.values() for e, _ in v) == ["1-0", "1-0"]
+    first, second = sorted(got.values(), key=lambda v: v[1])
+    assert first[1] - t0 < 0.25 and 0.25 < second[1] - t0 < 2.0, (first[1] - t0, second[1] - t0)
+    assert [p[2] for p in pel(r, "jobs", "workers")] == [2]
+
+
 def test_xreadgroup_noack_takes_due_entries_out_of_the_pel(r):
     setup_queue(r, 2)
     r.execute_command("QUEUE.POLICY", "jobs", "workers", "VISIBILITY", "100")
