@@ -620,9 +620,11 @@ int mn_queue_policy_get(mn_store *store, const char *stream, size_t stream_len, 
                         size_t group_len, mn_queue_policy *out);
 
 /* When the group's next redelivery is due: *due_ms = the wall-clock ms at
- * which its oldest pending delivery passes the visibility timeout, or 0 when
- * nothing can become due (no visibility timeout, or an empty PEL). Cost: one
- * walk of the group's PEL. Errors as mn_queue_policy_get. */
+ * which its oldest pending delivery passes the visibility timeout (if some
+ * entry is due already, the due time of one of them: a time not after now),
+ * or 0 when nothing can become due (no visibility timeout, or an empty PEL).
+ * Cost: a walk of the group's PEL, up to the first due entry. Errors as
+ * mn_queue_policy_get. */
 int mn_queue_next_due(mn_store *store, const char *stream, size_t stream_len, const char *group,
                       size_t group_len, uint64_t *due_ms);
 

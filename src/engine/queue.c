@@ -544,7 +544,7 @@ static int plan_due(mn_store *s, MDB_txn *txn, const mn_op *op, const stream_sta
             continue;
         }
         rc = MN_OK;
-        if (pol->maxdeliver && d->deliveries >= pol->maxdeliver) {
+        if (pol->maxdeliver && pol->deadletter_len && d->deliveries >= pol->maxdeliver) {
             int skipped = 0;
             if (!have_dl) {
                 /* the records outlive pol: they get their own copy of the name */
@@ -892,12 +892,14 @@ int mn_queue_next_due(mn_store *s, const char *stream, size_t stream_len, const 
     be64_put(key, g.group_id);
     memset(key + 8, 0, 16);
     MDB_val k = {24, key}, d;
-    uint64_t oldest = UINT64_MAX;
+    uint64_t oldest = UINT64_MAX, now = clock_wall_ms();
     int mrc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
     while (mrc == 0 && be64_get(k.mv_data) == g.group_id) {
         pel_entry p;
         memcpy(&p, d.mv_data, sizeof p);
         if (p.delivered_ms < oldest) oldest = p.delivered_ms;
+        /* one due entry is enough to say "due now" */
+        if (now >= oldest && now - oldest >= pol.visibility_ms) break;
         mrc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
     }
     if (oldest != UINT64_MAX)
