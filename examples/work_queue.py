@@ -6,10 +6,10 @@ Two workers in one consumer group share the jobs of a stream (XREADGROUP
 with ">": each job goes to one worker) and XACK what they finished. The
 group has a queue policy:
 
-    QUEUE.POLICY <jobs> workers VISIBILITY 200 MAXDELIVER 3 DEADLETTER <jobs>-dlq
+    QUEUE.POLICY <jobs> workers VISIBILITY 400 MAXDELIVER 3 DEADLETTER <jobs>-dlq
 
 so the server itself does what a worker would otherwise do with XAUTOCLAIM:
-a job left pending (unacknowledged) for 200 ms is delivered again to the
+a job left pending (unacknowledged) for 400 ms is delivered again to the
 next worker that reads, before any new job, with its delivery count raised.
 One job is poison: its worker fails on it every time and never acks it.
 After its third delivery times out, the server moves it — atomically, and
@@ -32,7 +32,7 @@ GROUP = "workers"
 WORKERS = ("worker-a", "worker-b")
 JOBS = 10
 POISON = 4            # job number 4 always fails (until the fix)
-VISIBILITY_MS = 200   # a pending job older than this is delivered again
+VISIBILITY_MS = 400   # a pending job older than this is delivered again
 MAX_DELIVERIES = 3    # after this many deliveries: dead letter
 
 
