@@ -60,14 +60,20 @@ def test_pubsub_fanout(mnemo):
 def test_work_queue(mnemo):
     res = work_queue.main()
     good = [n for n in range(work_queue.JOBS) if n != work_queue.POISON]
-    assert res["processed"] == good  # every good job once, none twice
+    assert res["policy"] == {"visibility": work_queue.VISIBILITY_MS,
+                             "maxdeliver": work_queue.MAX_DELIVERIES, "deadletter": res["dlq"]}
+    # every good job once, none twice; the poison one once more after the replay
+    assert res["processed"] == sorted(good + [work_queue.POISON])
     assert len(res["dead_letters"]) == 1
     dl = res["dead_letters"][0]
     assert dl["job"] == str(work_queue.POISON)
-    assert dl["source_stream"] == res["jobs"] and dl["group"] == work_queue.GROUP
-    assert int(dl["deliveries"]) == work_queue.MAX_DELIVERIES
-    assert dl["last_consumer"] in work_queue.WORKERS
-    assert res["pending"] == 0  # the poison job left the group's pending list
+    assert dl["dlq-source"] == res["jobs"] and dl["dlq-group"] == work_queue.GROUP
+    assert int(dl["dlq-deliveries"]) == work_queue.MAX_DELIVERIES
+    assert dl["dlq-consumer"] in work_queue.WORKERS
+    assert dl["dlq-reason"] == "maxdeliver"
+    assert res["pending_before_replay"] == 0  # the poison job left the pending list
+    assert res["replayed"] == 1 and res["dlq_after_replay"] == 0
+    assert res["pending"] == 0
     failures = [e for e in res["log"] if e[1] == "failed"]
     assert [d for _, _, _, d in failures] == list(range(1, work_queue.MAX_DELIVERIES + 1))
 

@@ -463,6 +463,10 @@ enum mn_op_kind {
     MN_OP_ACK,               /* XACK ids; out n = acknowledged */
     MN_OP_CLAIM,             /* XCLAIM ids with min_idle_ms and options; out ids */
     MN_OP_AUTOCLAIM,         /* XAUTOCLAIM from start, count; out ids, deleted, next */
+    MN_OP_QUEUE_POLICY,      /* QUEUE.POLICY: set a group's visibility_ms, maxdeliver,
+                                deadletter (each -1 / deadletter_set 0: keep) */
+    MN_OP_QUEUE_REPLAY,      /* QUEUE.REPLAY: up to count (0 = all) dead letters of
+                                `stream` back to their source streams; out n */
 };
 
 enum mn_trim_mode { MN_TRIM_NONE = 0, MN_TRIM_MAXLEN = 1, MN_TRIM_MINID = 2 };
@@ -504,14 +508,22 @@ typedef struct mn_op {
     mn_entry_id lastid;       /* CLAIM LASTID (when lastid_set) */
     int lastid_set;
     mn_entry_id start;        /* AUTOCLAIM */
+    int64_t visibility_ms;    /* QUEUE_POLICY: -1 keep, 0 off, else ms */
+    int64_t maxdeliver;       /* QUEUE_POLICY: -1 keep, 0 unlimited, else deliveries */
+    const char *deadletter;   /* QUEUE_POLICY (when deadletter_set): the dead-letter
+                                 stream; length 0 clears it */
+    size_t deadletter_len;
+    int deadletter_set;
     /* out */
     uint64_t n;               /* see each kind */
     int64_t from_version;     /* DELIVER: first and last version delivered */
     int64_t to_version;
-    mn_entry_id *out_ids;     /* CLAIM/AUTOCLAIM: claimed ids (malloc'ed; mn_op_free) */
+    mn_entry_id *out_ids;     /* CLAIM/AUTOCLAIM: claimed ids; DELIVER: the ids delivered
+                                 again by the group's visibility timeout, which come
+                                 before the new entries (malloc'ed; mn_op_free) */
     size_t out_n;
     mn_entry_id *deleted_ids; /* AUTOCLAIM: PEL ids whose entries no longer exist */
-    size_t deleted_n;
+    size_t deleted_n;         /* DELIVER: how many entries went to the dead-letter stream */
     mn_entry_id next;         /* AUTOCLAIM: cursor for the next call (0-0: done) */
 } mn_op;
 
@@ -579,6 +591,43 @@ int mn_list_pending(mn_store *store, const char *stream, size_t stream_len, cons
                     size_t group_len, mn_entry_id start, mn_entry_id end, uint64_t count,
                     const char *consumer, size_t consumer_len, uint64_t min_idle_ms,
                     int (*fn)(void *ud, const mn_pending_entry *p), void *ud);
+
+/* Work-queue policy of a consumer group (QUEUE.POLICY; see docs/commands.md).
+ *
+ * With visibility_ms > 0, a pending entry whose last delivery is at least
+ * visibility_ms old is delivered again by the group's next MN_OP_DELIVER
+ * (XREADGROUP '>'), to whichever consumer asks, before any new entry: it moves
+ * to that consumer's PEL and its delivery count goes up. With maxdeliver > 0,
+ * an entry due again that has already been delivered maxdeliver times is
+ * instead appended to the dead-letter stream and leaves the PEL, in one
+ * atomic, durable step. The dead-letter entry's fields are, in this order:
+ * dlq-source, dlq-id, dlq-group, dlq-deliveries, dlq-consumer, dlq-reason
+ * ("maxdeliver"), then the original entry's fields verbatim. maxdeliver > 0
+ * needs a dead-letter stream (as SQS's maxReceiveCount needs a DLQ). */
+typedef struct mn_queue_policy {
+    uint64_t visibility_ms;   /* 0: off (entries stay pending until acked or claimed) */
+    uint64_t maxdeliver;      /* 0: unlimited */
+    size_t deadletter_len;    /* 0: none */
+    char deadletter[MN_MAX_STREAM_NAME]; /* the dead-letter stream (not NUL-terminated) */
+} mn_queue_policy;
+
+/* The names of the dead-letter fields, in their order (MN_DLQ_NFIELDS). */
+#define MN_DLQ_NFIELDS 6
+extern const char *const mn_dlq_fields[MN_DLQ_NFIELDS];
+
+/* A group's policy; all zero when none was set. MN_ENOTFOUND (stream) /
+ * MN_ENOGROUP. */
+int mn_queue_policy_get(mn_store *store, const char *stream, size_t stream_len, const char *group,
+                        size_t group_len, mn_queue_policy *out);
+
+/* When the group's next redelivery is due: *due_ms = the wall-clock ms at
+ * which its oldest pending delivery passes the visibility timeout (if some
+ * entry is due already, the due time of one of them: a time not after now),
+ * or 0 when nothing can become due (no visibility timeout, or an empty PEL).
+ * Cost: a walk of the group's PEL, up to the first due entry. Errors as
+ * mn_queue_policy_get. */
+int mn_queue_next_due(mn_store *store, const char *stream, size_t stream_len, const char *group,
+                      size_t group_len, uint64_t *due_ms);
 
 /* An iterator over the one event with entry id `id` (for a PEL entry):
  * mn_iter_next gives it, or 0 if the stream no longer has it. MN_ENOTFOUND

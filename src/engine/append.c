@@ -150,26 +150,32 @@ static int check_part(mn_store *s, MDB_txn *txn, mn_append_part *p, stream_state
             if (id.ms == 0 && id.seq == 0) id.seq = 1;
             break;
         default:
-            /* The clock may go back: never go below the stream's top. */
-            if (now_ms > top.ms) {
-                id.ms = now_ms;
-                id.seq = 0;
-            } else if (top.seq != UINT64_MAX) {
-                id.ms = top.ms;
-                id.seq = top.seq + 1;
-            } else {
-                if (top.ms == UINT64_MAX)
-                    return error_set(MN_EIDORDER, "The stream has exhausted the last possible ID, "
-                                     "unable to add more items");
-                id.ms = top.ms + 1;
-                id.seq = 0;
-            }
+            if (append_auto_id(top, now_ms, &id) != MN_OK) return MN_EIDORDER;
             break;
         }
         if (id.ms == 0 && id.seq == 0)
             return error_set(MN_EIDORDER, "The ID specified in XADD must be greater than 0-0");
         ids[j] = id;
         top = id;
+    }
+    return MN_OK;
+}
+
+int append_auto_id(mn_entry_id top, uint64_t now_ms, mn_entry_id *id)
+{
+    /* The clock may go back: never go below the stream's top. */
+    if (now_ms > top.ms) {
+        id->ms = now_ms;
+        id->seq = 0;
+    } else if (top.seq != UINT64_MAX) {
+        id->ms = top.ms;
+        id->seq = top.seq + 1;
+    } else {
+        if (top.ms == UINT64_MAX)
+            return error_set(MN_EIDORDER, "The stream has exhausted the last possible ID, "
+                             "unable to add more items");
+        id->ms = top.ms + 1;
+        id->seq = 0;
     }
     return MN_OK;
 }

@@ -188,6 +188,7 @@ int apply_group(mn_store *s, MDB_txn *txn, const log_rec *recs, size_t n)
         case REC_DELIVER:
         case REC_PEL_REMOVE:
         case REC_CLAIM: rc = group_apply(s, txn, &recs[i]); break;
+        case REC_QUEUE_POLICY: rc = queue_apply(s, txn, &recs[i]); break;
         default:
             /* The segment format version admits only the kinds above. */
             return error_set(MN_ECORRUPT, "record of unknown kind %u at %llu", recs[i].hdr->kind,

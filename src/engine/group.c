@@ -56,6 +56,12 @@ static int group_lookup(mn_store *s, MDB_txn *txn, uint64_t stream_id, const cha
     return MN_OK;
 }
 
+int group_get(mn_store *s, MDB_txn *txn, uint64_t stream_id, const char *name, size_t len,
+              group_state *g)
+{
+    return group_lookup(s, txn, stream_id, name, len, g);
+}
+
 static int group_store(mn_store *s, MDB_txn *txn, uint64_t stream_id, const char *name, size_t len,
                        const group_state *g)
 {
@@ -265,6 +271,12 @@ static int stage_deliver(mn_store *s, MDB_txn *txn, request *r)
     op->n = 0;
     op->from_version = op->to_version = -1;
 
+    /* Under a visibility timeout, entries due again come first (queue.c);
+     * they count against COUNT. */
+    queue_plan *qp = NULL;
+    if ((rc = queue_plan_deliver(s, txn, op, &st, &g, &qp)) != MN_OK) return rc;
+    uint64_t again = queue_plan_redelivered(qp);
+
     /* New entries: those after the last delivered id. */
     mn_entry_id after = {g.last_ms, g.last_seq};
     if (after.seq == UINT64_MAX) {
@@ -273,16 +285,22 @@ static int stage_deliver(mn_store *s, MDB_txn *txn, request *r)
     } else {
         after.seq++;
     }
-    uint64_t v, n = 0, limit = op->count ? op->count : UINT64_MAX, from = 0, to = 0;
+    uint64_t v, n = 0, limit = op->count ? op->count - again : UINT64_MAX, from = 0, to = 0;
     event_loc loc, last_loc;
     memset(&last_loc, 0, sizeof last_loc);
-    if (g.last_ms != UINT64_MAX || g.last_seq != UINT64_MAX) {
+    if (limit && (g.last_ms != UINT64_MAX || g.last_seq != UINT64_MAX)) {
         rc = stream_lower_bound(s, txn, &st, after, &v, &loc);
-        if (rc < 0) return rc;
+        if (rc < 0) {
+            queue_plan_free(qp);
+            return rc;
+        }
         if (rc == 1) {
             MDB_cursor *cur;
             uint8_t key[16];
-            if ((rc = mdb_cursor_open(txn, s->ix.events, &cur)) != 0) return index_error(rc, "cursor");
+            if ((rc = mdb_cursor_open(txn, s->ix.events, &cur)) != 0) {
+                queue_plan_free(qp);
+                return index_error(rc, "cursor");
+            }
             event_key(key, st.stream_id, v);
             MDB_val k = {16, key}, d;
             rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
@@ -303,9 +321,7 @@ static int stage_deliver(mn_store *s, MDB_txn *txn, request *r)
     if (n == 0) {
         /* Nothing new: only a new consumer is worth a record (Redis creates
          * the consumer on any XREADGROUP). */
-        if (have_consumer) return MN_OK;
-        uint8_t kind = REC_CONSUMER_CREATE;
-        return op_stage_records(s, txn, r, 1, &kind, &o);
+        return queue_stage_deliver(s, txn, r, qp, have_consumer ? 0 : REC_CONSUMER_CREATE, &o);
     }
     uint8_t kind = REC_DELIVER;
     o.a = from;
@@ -319,7 +335,7 @@ static int stage_deliver(mn_store *s, MDB_txn *txn, request *r)
     op->n = n;
     op->from_version = (int64_t)from;
     op->to_version = (int64_t)to;
-    return op_stage_records(s, txn, r, 1, &kind, &o);
+    return queue_stage_deliver(s, txn, r, qp, kind, &o);
 }
 
 /* Reads the PEL entry for id; 1 if present (and *p, its consumer). */
@@ -374,13 +390,6 @@ done:
     free(ids);
     return rc;
 }
-
-/* A claimed PEL entry, as a CLAIM record item. */
-typedef struct claim_item {
-    uint64_t ms, seq;         /* entry id */
-    uint64_t delivered_ms;    /* new delivery time */
-    uint64_t deliveries;      /* new delivery count */
-} claim_item;
 
 /* Stages a CLAIM record (items) and, if any, a PEL_REMOVE of deleted ids, as
  * one group; fills op's out arrays. */
@@ -780,7 +789,8 @@ int group_apply(mn_store *s, MDB_txn *txn, const log_rec *r)
         uint8_t k[8 + MAX_NAME];
         MDB_val kv = {name_key(k, o.stream_id, o.group, o.group_len), k};
         if ((rc = drop_prefix(txn, s->ix.consumers, g.group_id)) != MN_OK ||
-            (rc = drop_prefix(txn, s->ix.pel, g.group_id)) != MN_OK)
+            (rc = drop_prefix(txn, s->ix.pel, g.group_id)) != MN_OK ||
+            (rc = queue_drop(s, txn, g.group_id)) != MN_OK)
             return rc;
         rc = mdb_del(txn, s->ix.groups, &kv, NULL);
         return rc ? index_error(rc, "group del") : MN_OK;
@@ -821,7 +831,8 @@ int group_drop_all(mn_store *s, MDB_txn *txn, uint64_t stream_id)
         group_state g;
         memcpy(&g, d.mv_data, sizeof g);
         if ((rc = drop_prefix(txn, s->ix.consumers, g.group_id)) != MN_OK ||
-            (rc = drop_prefix(txn, s->ix.pel, g.group_id)) != MN_OK) {
+            (rc = drop_prefix(txn, s->ix.pel, g.group_id)) != MN_OK ||
+            (rc = queue_drop(s, txn, g.group_id)) != MN_OK) {
             mdb_cursor_close(cur);
             return rc;
         }

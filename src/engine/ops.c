@@ -312,6 +312,8 @@ int op_stage(mn_store *s, MDB_txn *txn, request *r)
     case MN_OP_ENTRIES_DELETE: return stage_entries_delete(s, txn, r);
     case MN_OP_TRIM: return stage_trim(s, txn, r);
     case MN_OP_SETID: return stage_setid(s, txn, r);
+    case MN_OP_QUEUE_POLICY:
+    case MN_OP_QUEUE_REPLAY: return queue_stage(s, txn, r);
     default: return group_stage(s, txn, r);
     }
 }

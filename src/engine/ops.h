@@ -1,5 +1,5 @@
 /*
- * ops.h — helpers shared by the operation files (ops.c, group.c).
+ * ops.h — helpers shared by the operation files (ops.c, group.c, queue.c).
  */
 #ifndef MN_ENGINE_OPS_H
 #define MN_ENGINE_OPS_H
@@ -22,5 +22,30 @@ int ops_trim(mn_store *s, MDB_txn *txn, request *r, const mn_op *op, const strea
              const mn_trim *t, uint64_t *removed);
 /* Group operations (group.c). */
 int group_stage(mn_store *s, MDB_txn *txn, request *r);
+/* A group by stream id and name: MN_OK, or MN_ENOGROUP. */
+int group_get(mn_store *s, MDB_txn *txn, uint64_t stream_id, const char *name, size_t len,
+              group_state *g);
+
+/* A PEL entry (re)assigned by a CLAIM record: one item of its payload. */
+typedef struct claim_item {
+    uint64_t ms, seq;         /* entry id */
+    uint64_t delivered_ms;    /* new delivery time */
+    uint64_t deliveries;      /* new delivery count */
+} claim_item;
+
+/* Queue policies (queue.c). */
+int queue_stage(mn_store *s, MDB_txn *txn, request *r); /* QUEUE_POLICY, QUEUE_REPLAY */
+/* What a DELIVER does before its new entries under a visibility timeout:
+ * redeliveries and dead letters. NULL when there is nothing to do. */
+typedef struct queue_plan queue_plan;
+int queue_plan_deliver(mn_store *s, MDB_txn *txn, const mn_op *op, const stream_state *st,
+                       const group_state *g, queue_plan **out);
+/* How many entries the plan delivers again (they count against COUNT). */
+size_t queue_plan_redelivered(const queue_plan *qp);
+/* Stages the plan's records and then rec (kind 0: none) as one atomic
+ * group, sets op's out_ids / deleted_n; frees the plan (may be NULL). */
+int queue_stage_deliver(mn_store *s, MDB_txn *txn, request *r, queue_plan *qp, uint8_t kind,
+                        const op_decoded *rec);
+void queue_plan_free(queue_plan *qp);
 
 #endif

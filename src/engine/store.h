@@ -128,6 +128,9 @@ int writer_submit(mn_store *s, request *r);
 /* append.c: stages one request into the current batch (writer thread). */
 int append_stage(mn_store *s, MDB_txn *txn, request *r);
 int delete_stage(mn_store *s, MDB_txn *txn, request *r);
+/* The entry id XADD '*' gives after top at now_ms; MN_EIDORDER when the
+ * stream has used up the id space. */
+int append_auto_id(mn_entry_id top, uint64_t now_ms, mn_entry_id *id);
 
 /* apply.c: applies one whole group of records to the index. Used both by the
  * writer right after staging and by recovery, so that the index a store
@@ -142,6 +145,9 @@ int stream_put(mn_store *s, MDB_txn *txn, const char *name, size_t len, const st
 int op_stage(mn_store *s, MDB_txn *txn, request *r);
 int ops_apply(mn_store *s, MDB_txn *txn, const log_rec *r);
 int group_apply(mn_store *s, MDB_txn *txn, const log_rec *r);
+/* queue.c: a REC_QUEUE_POLICY record; a group's policy dropped with it. */
+int queue_apply(mn_store *s, MDB_txn *txn, const log_rec *r);
+int queue_drop(mn_store *s, MDB_txn *txn, uint64_t group_id);
 /* How many groups a stream has. */
 uint64_t group_count(mn_store *s, MDB_txn *txn, uint64_t stream_id);
 /* Drops a stream's groups, consumers and PELs (stream deleted). */

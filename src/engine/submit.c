@@ -245,6 +245,7 @@ void mn_op_init(mn_op *op, int kind)
     op->idle_ms = -1;
     op->time_ms = -1;
     op->retrycount = -1;
+    op->visibility_ms = op->maxdeliver = -1;
     op->from_version = op->to_version = -1;
 }
 
@@ -260,18 +261,22 @@ void mn_op_free(mn_op *op)
 static int check_op(mn_store *s, const mn_op *op)
 {
     if (!s || !op) return error_set(MN_EINVAL, "no store or operation");
-    if (op->kind < MN_OP_STREAM_CREATE || op->kind > MN_OP_AUTOCLAIM)
+    if (op->kind < MN_OP_STREAM_CREATE || op->kind > MN_OP_QUEUE_REPLAY)
         return error_set(MN_EINVAL, "unknown operation %d", op->kind);
     if (s->opts.read_only) return error_set(MN_EREADONLY, "the store is open read-only");
     if (s->log->failed) return error_set(MN_EREADONLY, "%s", s->log->failed_why);
     if (op->nids && !op->ids) return error_set(MN_EINVAL, "ids count without ids");
+    if (op->deadletter_set && op->deadletter_len && !op->deadletter)
+        return error_set(MN_EINVAL, "dead-letter length without a name");
     return store_validate_name(op->stream, op->stream_len);
 }
 
 /* One block: request, the op, then its strings and ids. */
 static request *copy_op(const mn_op *op)
 {
-    size_t bytes = op->stream_len + op->group_len + op->consumer_len + op->nids * sizeof(mn_entry_id);
+    size_t dl = op->deadletter_set ? op->deadletter_len : 0;
+    size_t bytes = op->stream_len + op->group_len + op->consumer_len + dl +
+                   op->nids * sizeof(mn_entry_id);
     request *r = calloc(1, sizeof *r + sizeof(mn_op) + bytes + 16);
     if (!r) return NULL;
     mn_op *c = (mn_op *)(r + 1);
@@ -293,6 +298,9 @@ static request *copy_op(const mn_op *op)
     b += op->group_len;
     if (op->consumer_len) memcpy(b, op->consumer, op->consumer_len);
     c->consumer = b;
+    b += op->consumer_len;
+    if (dl) memcpy(b, op->deadletter, dl);
+    c->deadletter = b;
     r->op = c;
     return r;
 }

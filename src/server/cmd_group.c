@@ -953,6 +953,9 @@ typedef struct xrg_stream {
     char err[200];            /* its message */
     uint64_t n;               /* entries delivered this round (0: none/not run) */
     int64_t from, to;         /* their versions */
+    mn_entry_id *again;       /* entries delivered again this round (queue visibility
+                                 timeout; cmd_queue.c), sent before the new ones */
+    size_t nagain;
 } xrg_stream;
 
 struct xrg {
@@ -969,12 +972,16 @@ struct xrg {
     deferred *d;              /* this round's reply, or NULL (see invariant 5) */
     int nstreams;             /* streams */
     xrg_stream *s;            /* them */
+    int polled;               /* parked with queue_poll_hold (one release owed) */
+    uint64_t policy_epoch;    /* queue_policy_epoch() when polled was last decided */
 };
 
 static void xrg_free(xrg *x)
 {
     if (!x)
         return;
+    for (int i = 0; i < x->nstreams; i++)
+        free(x->s[i].again);
     free(x->s);
     free(x);
 }
@@ -982,11 +989,26 @@ static void xrg_free(xrg *x)
 static void xrg_block_free(void *priv)
 {
     xrg *x = priv;
+    if (x->polled) {
+        queue_poll_release();
+        x->polled = 0;
+    }
     if (!x->d) /* not handed over to a round in flight */
         xrg_free(x);
 }
 
-/* 1 if the group may have entries after its last-delivered id. */
+/* While parked on a group with a visibility timeout, have the block
+ * retried as time passes (entries fall due without any write). */
+static void xrg_poll_hold(xrg *x)
+{
+    x->policy_epoch = queue_policy_epoch();
+    for (int i = 0; i < x->nstreams && !x->polled; i++)
+        if (x->s[i].is_new)
+            x->polled = queue_poll_hold(x->s[i].key, x->s[i].key_len, x->group, x->group_len);
+}
+
+/* 1 if the group may have entries after its last-delivered id, or (queue
+ * policy, cmd_queue.c) pending entries due for redelivery. */
 static int xrg_may_have_new(const xrg *x, const xrg_stream *s)
 {
     mn_stream_info si;
@@ -995,8 +1017,9 @@ static int xrg_may_have_new(const xrg *x, const xrg_stream *s)
         return 0;
     if (group_find(s->key, s->key_len, x->group, x->group_len, &gi) != MN_OK)
         return 1; /* the deliver will report the error */
+    /* Only when nothing is new: a deliver that runs anyway redelivers too. */
     if (stream_id_cmp(si.last_id, gi.last) <= 0)
-        return 0;
+        return gi.pending && queue_due_now(s->key, s->key_len, x->group, x->group_len);
     /* last_id is the last generated id: make sure the last entry is above
      * the group's position (it may have been deleted). */
     mn_iter *it = NULL;
@@ -1006,7 +1029,7 @@ static int xrg_may_have_new(const xrg *x, const xrg_stream *s)
         mn_iter_next(it, &ev) == 1)
         yes = stream_id_cmp(ev.entry_id, gi.last) > 0;
     mn_iter_free(it);
-    return yes;
+    return yes || (gi.pending && queue_due_now(s->key, s->key_len, x->group, x->group_len));
 }
 
 /* Replies the history of x's consumer in stream s (explicit id). */
@@ -1028,15 +1051,34 @@ static void xrg_reply_history(client *c, const xrg *x, const xrg_stream *s)
     free(iv.v);
 }
 
-/* Replies the entries the deliver of s recorded (versions from..to). */
+/* Replies the entries the deliver of s recorded: those delivered again
+ * (ids), then the new ones (versions from..to). */
 static void xrg_reply_delivered(client *c, const xrg_stream *s)
 {
     mn_iter *it = NULL;
-    uint64_t want = (uint64_t)(s->to - s->from + 1);
-    int rc = mn_read_stream(server.store, s->key, s->key_len, s->from, want, 0, &it);
-    if (rc != MN_OK || stream_reply_entries(c, it, want) < 0)
-        reply_array(c, 0); /* the stream went away since: nothing left to show */
-    mn_iter_free(it);
+    if (s->nagain == 0) {
+        uint64_t want = (uint64_t)(s->to - s->from + 1);
+        int rc = mn_read_stream(server.store, s->key, s->key_len, s->from, want, 0, &it);
+        if (rc != MN_OK || stream_reply_entries(c, it, want) < 0)
+            reply_array(c, 0); /* the stream went away since: nothing left to show */
+        mn_iter_free(it);
+        return;
+    }
+    void *h = reply_deferred_len(c);
+    long n = (long)s->nagain;
+    for (size_t i = 0; i < s->nagain; i++)
+        reply_entry_by_id(c, s->key, s->key_len, s->again[i]);
+    if (s->n) {
+        uint64_t want = (uint64_t)(s->to - s->from + 1);
+        mn_event_view ev;
+        if (mn_read_stream(server.store, s->key, s->key_len, s->from, want, 0, &it) == MN_OK)
+            while (n - (long)s->nagain < (long)want && mn_iter_next(it, &ev) == 1) {
+                stream_reply_entry(c, &ev);
+                n++;
+            }
+        mn_iter_free(it);
+    }
+    reply_set_array_len(c, h, n);
 }
 
 static void xrg_reply(client *c, const xrg *x)
@@ -1045,7 +1087,7 @@ static void xrg_reply(client *c, const xrg *x)
     void *h = stream_read_reply_begin(c);
     for (int i = 0; i < x->nstreams; i++) {
         const xrg_stream *s = &x->s[i];
-        if (s->is_new && s->n == 0)
+        if (s->is_new && s->n == 0 && s->nagain == 0)
             continue;
         stream_read_reply_key(c, s->key, s->key_len);
         if (s->is_new)
@@ -1075,7 +1117,10 @@ static int xrg_park(client *c, xrg *x)
         if (left <= 0)
             return -1;
     }
-    return client_block(c, left, xrg_retry, NULL, xrg_block_free, x);
+    if (client_block(c, left, xrg_retry, NULL, xrg_block_free, x) < 0)
+        return -1;
+    xrg_poll_hold(x);
+    return 0;
 }
 
 /* The end of a round (loop thread): reply, or park again. */
@@ -1097,7 +1142,7 @@ static void xrg_round_done(xrg *x)
             stream_reply_mn_error(c, s->rc, s->err);
             goto free_out;
         }
-        delivered += s->n;
+        delivered += s->n + s->nagain;
     }
     if (delivered || x->nhistory) {
         xrg_reply(c, x);
@@ -1131,6 +1176,10 @@ static void xrg_deliver_cb(void *ud, mn_op_result *res)
         s->n = res->op->n;
         s->from = res->op->from_version;
         s->to = res->op->to_version;
+        s->again = res->op->out_ids; /* taken: see mn_op_async */
+        s->nagain = res->op->out_n;
+        res->op->out_ids = NULL;
+        res->op->out_n = 0;
     }
     s->post.fn = xrg_deliver_posted;
     s->post.arg = s;
@@ -1147,6 +1196,9 @@ static int xrg_round(client *c, xrg *x)
         xrg_stream *s = &x->s[i];
         s->rc = MN_OK;
         s->n = 0;
+        free(s->again);
+        s->again = NULL;
+        s->nagain = 0;
         s->err[0] = '\0';
         s->post.fn = NULL;
         if (s->is_new && xrg_may_have_new(x, s)) {
@@ -1202,6 +1254,8 @@ static int xrg_round(client *c, xrg *x)
 static int xrg_retry(client *c, void *priv)
 {
     xrg *x = priv;
+    if (!x->polled && x->policy_epoch != queue_policy_epoch())
+        xrg_poll_hold(x); /* a policy was set while parked */
     for (int i = 0; i < x->nstreams; i++)
         if (x->s[i].is_new && xrg_may_have_new(x, &x->s[i]))
             return xrg_round(c, x); /* deferred: x->d now owns x */

@@ -124,6 +124,7 @@ extern const cmd_def stream_commands[]; /* cmd_stream.c: the stream/group comman
 extern const cmd_def es_commands[];     /* cmd_es.c: ES.* and TRACE */
 extern const cmd_def group_commands[];  /* cmd_group.c: XGROUP XREADGROUP XACK XPENDING XCLAIM
                                            XAUTOCLAIM XINFO */
+extern const cmd_def queue_commands[];  /* cmd_queue.c: QUEUE.POLICY QUEUE.REPLAY */
 
 int cmd_table_init(void);               /* builds server.commands; 0 or -1 */
 void cmd_table_free(void);
@@ -485,6 +486,16 @@ void exec_continue(client *c);
 
 /* cmd_conn.c: the password check (constant time). */
 int auth_check_password(const char *pass, size_t len);
+
+/* cmd_queue.c, for XREADGROUP: 1 if the group has a pending entry due for
+ * redelivery now. queue_poll_hold: if the group has a visibility timeout,
+ * retries blocked clients periodically until the matching release, and
+ * returns 1 (else 0, nothing held). */
+int queue_due_now(const char *key, size_t klen, const char *group, size_t glen);
+int queue_poll_hold(const char *key, size_t klen, const char *group, size_t glen);
+void queue_poll_release(void);
+/* Changes whenever a QUEUE.POLICY set succeeds (parked readers re-check). */
+uint64_t queue_policy_epoch(void);
 
 /* cmd_stream.c: hooks the lead fills (may be empty). */
 int stream_module_init(void);           /* after the store is open; 0 or -1 */

@@ -8,7 +8,8 @@
  *
  * Databases and their keys (integers in keys are big-endian so that LMDB's
  * byte order is numeric order; values are host little-endian structs):
- *   meta     "checkpoint" → u64; "next_stream_id" → u64; "events" → u64
+ *   meta     "checkpoint" → u64; "next_stream_id" → u64; "events" → u64;
+ *            "qpol" ‖ be64 group_id → a group's queue policy (engine/queue.c)
  *   streams  stream name → stream_state (engine/stream.h)
  *   names    be64 stream_id → stream name
  *   events   be64 stream_id ‖ be64 version → event_loc

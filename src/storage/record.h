@@ -54,6 +54,7 @@ enum {
     REC_DELIVER = 21,      /* entries delivered to a consumer (XREADGROUP >) */
     REC_PEL_REMOVE = 22,   /* PEL entries removed (XACK, or gone from the stream) */
     REC_CLAIM = 23,        /* PEL entries (re)assigned (XCLAIM, XAUTOCLAIM) */
+    REC_QUEUE_POLICY = 24, /* a group's queue policy set (QUEUE.POLICY) */
 };
 
 typedef struct rec_hdr {
