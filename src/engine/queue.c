@@ -94,10 +94,12 @@ int queue_apply(mn_store *s, MDB_txn *txn, const log_rec *r)
 {
     op_decoded o;
     group_state g;
-    if (op_decode(r->payload, r->payload_len, &o) != 0 || o.group_len > MAX_GROUP_NAME ||
-        o.consumer_len > MN_MAX_STREAM_NAME)
-        return error_set(MN_ECORRUPT, "queue policy record at %llu is inconsistent",
-                         (unsigned long long)r->pos);
+    const char *why = op_decode(r->hdr->kind, r->payload, r->payload_len, &o);
+    if (!why && (o.group_len > MAX_GROUP_NAME || o.consumer_len > MN_MAX_STREAM_NAME))
+        why = "name too long";
+    if (why)
+        return error_set(MN_ECORRUPT, "queue policy record at %llu is inconsistent: %s",
+                         (unsigned long long)r->pos, why);
     int rc = group_get(s, txn, o.stream_id, o.group, o.group_len, &g);
     if (rc == MN_ENOGROUP) return MN_OK; /* destroyed since */
     if (rc != MN_OK) return rc;
