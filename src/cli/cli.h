@@ -1,15 +1,23 @@
 /*
  * cli.h — the private contract between the files of `mnemo`, the command-line
- * tool that embeds the engine on a directory the way `sqlite3 FILE` does.
+ * tool: the engine embedded on a directory the way `sqlite3 FILE` does (local
+ * mode), or a client of a running mnemosyned the way redis-cli is (remote
+ * mode, -h/-p/-a).
  *
- *   mnemo.c        main: global options, dispatch, usage, opening the store,
- *                  turning engine errors into messages and exit codes
- *   args.c         the option parser every command shares; strict numbers
+ *   mnemo.c        main: the mode, global options, dispatch, usage, opening
+ *                  the store, turning engine errors into messages and exit codes
+ *   args.c         the option parser every command shares; strict numbers;
+ *                  the checks of an append's arguments (both modes)
  *   output.c       events and infos as one-line JSON, timestamps
  *   cmd_append.c   append
  *   cmd_read.c     read, read-all
  *   cmd_admin.c    info, check, reindex
- *   remote.h       remote mode (-h/-p/-a): the files that talk to mnemosyned
+ *   remote.h       remote mode: the files that talk to mnemosyned (hiredis),
+ *                  and the remote-only commands tail, trace, dlq
+ *
+ * A command has a local handler (run), a remote one (run_remote), or both;
+ * main picks by the mode, and says which mode a command needs when it has
+ * no handler for the one chosen.
  *
  * Conventions: a command handler returns the process exit code (CLI_EXIT_*);
  * it prints its own results on stdout and every error, one line each,
@@ -75,9 +83,11 @@ extern const cli_command cli_cmd_dlq;
 int cli_remote_append(cli *c, int argc, char **argv);
 int cli_remote_read(cli *c, int argc, char **argv);
 int cli_remote_read_all(cli *c, int argc, char **argv);
+int cli_remote_info(cli *c, int argc, char **argv); /* cmd_remote_info.c */
 extern const char cli_remote_append_usage[];
 extern const char cli_remote_read_usage[];
 extern const char cli_remote_read_all_usage[];
+extern const char cli_remote_info_usage[];
 
 /* ---- args.c ------------------------------------------------------------ */
 

@@ -322,7 +322,8 @@ done:
 }
 
 const cli_command cli_cmd_info = {
-    "info", "the store, or one stream, as JSON", info_usage, run_info, NULL, NULL,
+    "info", "the store, or one stream, as JSON", info_usage, run_info,
+    cli_remote_info, cli_remote_info_usage,
 };
 
 const cli_command cli_cmd_check = {

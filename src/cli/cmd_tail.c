@@ -55,7 +55,9 @@ static int print_now(void *arg, const remote_event *e)
     evprint *p = arg;
     int rc = evprint_event(p, e);
 
-    if (rc == 0 && !p->json) rc = table_print(&p->t);
+    if (rc == 0 && !p->json) rc = table_print(&p->t); /* prints and flushes */
+    /* line by line: a reader of a pipe sees each event as it comes */
+    if (rc == 0 && p->json && fflush(stdout) != 0) rc = CLI_EXIT_RUNTIME;
     if (rc != 0 && errno == EPIPE) remote_stop = 1;
     return rc;
 }

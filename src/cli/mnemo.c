@@ -1,19 +1,24 @@
 /*
- * mnemo.c — `mnemo`, the command-line tool: the engine embedded on a
- * directory, the way `sqlite3 FILE` embeds SQLite. No server is involved;
- * the store is opened in-process, used for one command, and closed.
+ * mnemo.c — `mnemo`, the command-line tool, in one of two modes:
  *
- *   mnemo [--dir D] [--fsync P] COMMAND [ARGS...]
+ *   mnemo [--dir D] [--fsync P] COMMAND [ARGS...]         local
+ *   mnemo [-h HOST] [-p PORT] [-a PASS] COMMAND [ARGS...]  remote
  *
- * This file holds main: the global options, the command table and dispatch,
- * the global usage text, and the two things every command needs — opening
- * the store and turning an engine error into a message and an exit code
- * (cli.h lists the codes). Each command lives in the cmd_*.c file of its
- * family.
+ * Local mode embeds the engine on a directory, the way `sqlite3 FILE` embeds
+ * SQLite: the store is opened in-process, used for one command, and closed.
+ * Remote mode talks RESP to a running mnemosyned, like redis-cli (remote.h).
  *
- * Global options come before the command and are accepted after it too
- * (`mnemo read s --dir D`). The directory is --dir, else $MNEMO_DIR, else
- * ./data.
+ * This file holds main: choosing the mode, the global options, the command
+ * table and dispatch, the global usage text, and the two things every local
+ * command needs — opening the store and turning an engine error into a
+ * message and an exit code (cli.h lists the codes). Each command lives in
+ * the cmd_*.c file of its family.
+ *
+ * The mode: -h/-p/-a (before the command: they decide how it runs) select
+ * remote; else $MNEMO_HOST / $MNEMO_PORT do, unless a directory is named
+ * (--dir, $MNEMO_DIR). Other global options come before the command and are
+ * accepted after it too (`mnemo read s --dir D`). The directory is --dir,
+ * else $MNEMO_DIR, else ./data.
  */
 #include <errno.h>
 #include <stdio.h>

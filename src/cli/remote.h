@@ -10,6 +10,7 @@
  *                   following new ones (XREAD BLOCK as the doorbell)
  *   table.c         aligned tables for people
  *   cmd_remote.c    append, read and trace against a server
+ *   cmd_remote_info.c  info (INFO persistence, ES.INFO)
  *   cmd_tail.c      tail [-f]
  *   cmd_dlq.c       dlq
  *

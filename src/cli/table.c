@@ -222,9 +222,7 @@ int evprint_event(void *arg, const remote_event *e)
     if (p->json) {
         out_event_json(&p->b, &e->ev);
         buf_append_byte(&p->b, '\n');
-        /* line by line: a reader of a pipe sees each event as it comes */
-        if (out_flush(&p->b) != 0 || fflush(stdout) != 0) return CLI_EXIT_RUNTIME;
-        return 0;
+        return out_flush(&p->b) != 0 ? CLI_EXIT_RUNTIME : 0;
     }
     table_event_row(&p->t, e);
     /* a bounded number of rows held; the widths carry over */

@@ -545,3 +545,30 @@ def test_help_texts(server):
         assert word in top
     # -h alone is still help
     assert subprocess.run([str(MNEMO), "-h"], capture_output=True, text=True).stdout == top
+
+
+# ---------------------------------------------------------------- info
+
+def test_info_store_and_stream(server, tmp_path):
+    a = append(server, "acc-1", "Opened", "{}")
+    b = append(server, "acc-1", "Deposited", "{}")
+    store = json.loads(ok(server, "info", "--json"))
+    assert store["streams"] == 1 and store["events"] == 2
+    assert store["read_only"] is False and store["fsync_policy"] == "always"
+    assert store["end_position"] > b["position"] >= store["first_position"]
+    assert store["dir"] == server.dir
+    s = json.loads(ok(server, "info", "acc-1", "--json"))
+    assert s["stream"] == "acc-1" and s["version"] == 1 and s["length"] == 2
+    assert s["first_position"] == a["position"] and s["last_position"] == b["position"]
+    assert s["deleted"] is False and TS_RE.match(s["created"])
+    # the local mode's names for the same values
+    local = subprocess.run([str(MNEMO), "--dir", str(tmp_path / "l"), "append", "acc-1", "E", "{}"],
+                           capture_output=True, text=True, env=clean_env())
+    assert local.returncode == 0
+    local = json.loads(subprocess.run([str(MNEMO), "--dir", str(tmp_path / "l"), "info", "acc-1"],
+                                      capture_output=True, text=True, env=clean_env()).stdout)
+    assert set(s) <= set(local)
+    rows = table(ok(server, "info", "acc-1"))
+    assert rows[0] == ["FIELD", "VALUE"] and ["version", "1"] in rows and ["deleted", "false"] in rows
+    p = run(server, "info", "nosuch")
+    assert p.returncode == 4 and "no such stream" in p.stderr and p.stdout == ""
