@@ -88,10 +88,12 @@ static void field(table *t, buf *b, int json, const char *k, size_t klen, const 
         json_append_string(b, v, vlen);
 }
 
-/* INFO persistence's "mn_key:value" lines. */
+/* INFO persistence's "mn_key:value" lines. 0, or -1 if there are none (not
+ * a mnemosyned). */
 static int store_info(const redisReply *r, const char *fsync_key, table *t, buf *b, int json)
 {
     const char *p = r->str, *end = r->str + r->len;
+    int n = 0;
 
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon;
@@ -107,8 +109,33 @@ static int store_info(const redisReply *r, const char *fsync_key, table *t, buf 
                 field(t, b, json, "fsync_policy", 12, colon + 1, len - 4 - klen);
             else
                 field(t, b, json, k, klen, colon + 1, len - 4 - klen);
+            n++;
         }
         p = eol != NULL ? eol + 1 : end;
+    }
+    return n > 0 ? 0 : -1;
+}
+
+/* ES.INFO's field/value pairs (names strings, values integers or strings).
+ * 0, or -1 for anything else. */
+static int stream_info(const redisReply *r, const char *stream, table *t, buf *b, int json)
+{
+    char num[24];
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0 || r->elements % 2 != 0) return -1;
+    for (size_t i = 0; i < r->elements; i++) {
+        int type = r->element[i]->type;
+        if (type != REDIS_REPLY_STRING && (i % 2 == 0 || type != REDIS_REPLY_INTEGER)) return -1;
+    }
+    field(t, b, json, "stream", 6, stream, strlen(stream));
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (v->type == REDIS_REPLY_INTEGER) {
+            snprintf(num, sizeof num, "%lld", v->integer);
+            field(t, b, json, k->str, k->len, num, strlen(num));
+        } else {
+            field(t, b, json, k->str, k->len, v->str, v->len);
+        }
     }
     return 0;
 }
@@ -149,22 +176,8 @@ int cli_remote_info(cli *c, int argc, char **argv)
         rc = CLI_EXIT_RUNTIME;
         goto done;
     }
-    if (npos == 0 && r->type == REDIS_REPLY_STRING) {
-        store_info(r, "fsync", &t, &b, c->json);
-    } else if (npos == 1 && r->type == REDIS_REPLY_ARRAY && r->elements % 2 == 0) {
-        field(&t, &b, c->json, "stream", 6, pos[0], strlen(pos[0]));
-        for (size_t i = 0; i + 1 < r->elements; i += 2) {
-            const redisReply *k = r->element[i], *v = r->element[i + 1];
-            char num[24];
-            if (k->type != REDIS_REPLY_STRING) continue;
-            if (v->type == REDIS_REPLY_INTEGER) {
-                snprintf(num, sizeof num, "%lld", v->integer);
-                field(&t, &b, c->json, k->str, k->len, num, strlen(num));
-            } else if (v->type == REDIS_REPLY_STRING) {
-                field(&t, &b, c->json, k->str, k->len, v->str, v->len);
-            }
-        }
-    } else {
+    if (npos == 0 ? r->type != REDIS_REPLY_STRING || store_info(r, "fsync", &t, &b, c->json) != 0
+                  : stream_info(r, pos[0], &t, &b, c->json) != 0) {
         rc = remote_bad_reply(m.argv[0]);
         goto done;
     }

@@ -572,3 +572,67 @@ def test_info_store_and_stream(server, tmp_path):
     assert rows[0] == ["FIELD", "VALUE"] and ["version", "1"] in rows and ["deleted", "false"] in rows
     p = run(server, "info", "nosuch")
     assert p.returncode == 4 and "no such stream" in p.stderr and p.stdout == ""
+
+
+# ---------------------------------------------------------------- a peer that is not mnemosyned
+
+class FakeServer:
+    """Answers PING with PONG and every other command with one fixed reply:
+    mnemo must say the reply is unexpected, never crash or print garbage."""
+
+    def __init__(self, reply):
+        import socket
+        import threading
+        self.reply = reply
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            data = b""
+            with c:
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    data += d
+                    # a whole RESP array: "*N\r\n" then N "$len\r\nbytes\r\n"
+                    n = int(data[1:data.index(b"\r\n")])
+                    if data.count(b"\r\n") < 1 + 2 * n:
+                        continue
+                    c.sendall(b"+PONG\r\n" if b"PING" in data else self.reply)
+                    data = b""
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.mark.parametrize("reply", [
+    b"*2\r\n:1\r\n$3\r\nabc\r\n",                          # an array, not of events
+    b"*1\r\n*2\r\n$6\r\nstream\r\n:5\r\n",                 # an event with a wrong type
+    b"*1\r\n*4\r\n$6\r\nstream\r\n$1\r\ns\r\n$7\r\nversion\r\n$1\r\nx\r\n",
+    b"$5\r\nhello\r\n",
+    b":7\r\n",
+    b"*1\r\n*1\r\n*3\r\n:1\r\n:2\r\n:3\r\n",               # nested nonsense
+    b"-ERR boom\r\n",
+])
+@pytest.mark.parametrize("cmd", [["read", "s"], ["read", "$all", "--backward"], ["tail", "s"],
+                                 ["tail", "-f", "$ce-x"], ["trace", "c"], ["dlq", "q"],
+                                 ["info"], ["info", "s"], ["append", "s", "E", "{}"]])
+def test_unexpected_replies_are_errors(reply, cmd):
+    fake = FakeServer(reply)
+    try:
+        p = subprocess.run([str(MNEMO), "-p", str(fake.port)] + cmd, capture_output=True,
+                           text=True, timeout=30, env=clean_env())
+    finally:
+        fake.close()
+    assert p.returncode == 4, (cmd, p.returncode, p.stdout, p.stderr)
+    assert p.stderr.startswith("mnemo: ") and "Sanitizer" not in p.stderr
+    assert p.stdout == "" or cmd[0] == "dlq"   # dlq may list entries before the bad one
