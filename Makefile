@@ -73,14 +73,18 @@ $(BUILD)/asan/libmnemosyne.a: $(ASAN_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# hiredis is mnemo's only (remote mode, src/cli/remote*.c); the server and the
+# library never link it
+CLI_LDLIBS := -lhiredis
+
 $(BUILD)/mnemo: $(CLI_OBJ) $(BUILD)/libmnemosyne.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(CLI_LDLIBS)
 
 $(BUILD)/mnemosyned: $(SRV_OBJ) $(BUILD)/libmnemosyne.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/asan/mnemo: $(ASAN_CLI_OBJ) $(BUILD)/asan/libmnemosyne.a
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) $(CLI_LDLIBS)
 
 $(BUILD)/asan/mnemosyned: $(ASAN_SRV_OBJ) $(BUILD)/asan/libmnemosyne.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)

@@ -1,14 +1,23 @@
 /*
  * cli.h — the private contract between the files of `mnemo`, the command-line
- * tool that embeds the engine on a directory the way `sqlite3 FILE` does.
+ * tool: the engine embedded on a directory the way `sqlite3 FILE` does (local
+ * mode), or a client of a running mnemosyned the way redis-cli is (remote
+ * mode, -h/-p/-a).
  *
- *   mnemo.c        main: global options, dispatch, usage, opening the store,
- *                  turning engine errors into messages and exit codes
- *   args.c         the option parser every command shares; strict numbers
+ *   mnemo.c        main: the mode, global options, dispatch, usage, opening
+ *                  the store, turning engine errors into messages and exit codes
+ *   args.c         the option parser every command shares; strict numbers;
+ *                  the checks of an append's arguments (both modes)
  *   output.c       events and infos as one-line JSON, timestamps
  *   cmd_append.c   append
  *   cmd_read.c     read, read-all
  *   cmd_admin.c    info, check, reindex
+ *   remote.h       remote mode: the files that talk to mnemosyned (hiredis),
+ *                  and the remote-only commands tail, trace, dlq
+ *
+ * A command has a local handler (run), a remote one (run_remote), or both;
+ * main picks by the mode, and says which mode a command needs when it has
+ * no handler for the one chosen.
  *
  * Conventions: a command handler returns the process exit code (CLI_EXIT_*);
  * it prints its own results on stdout and every error, one line each,
@@ -41,6 +50,11 @@ typedef struct cli {
     const char *dir;             /* store directory: --dir, $MNEMO_DIR or ./data */
     int fsync_policy;            /* enum mn_fsync_policy, from --fsync */
     uint32_t fsync_interval_ms;  /* for MN_FSYNC_INTERVAL */
+    int remote;                  /* 1: talk to a server (remote.h), not a directory */
+    const char *host;            /* remote: -h, $MNEMO_HOST or 127.0.0.1 */
+    int port;                    /* remote: -p, $MNEMO_PORT or 6363 */
+    const char *auth;            /* remote: -a or $MNEMO_AUTH; NULL: no AUTH */
+    int json;                    /* --json: JSON Lines instead of tables (remote) */
 } cli;
 
 /* A subcommand: the dispatcher's table row, defined by the command's file. */
@@ -48,7 +62,11 @@ typedef struct cli_command {
     const char *name;     /* "append" */
     const char *summary;  /* one line for `mnemo --help` */
     const char *usage;    /* the full text for `mnemo NAME --help` */
-    int (*run)(cli *c, int argc, char **argv); /* argv[0] is the name */
+    int (*run)(cli *c, int argc, char **argv); /* argv[0] is the name; NULL:
+                                                  remote only */
+    int (*run_remote)(cli *c, int argc, char **argv); /* against a server
+                                                  (-h/-p); NULL: local only */
+    const char *remote_usage;  /* `mnemo -p P NAME --help`; NULL: usage */
 } cli_command;
 
 extern const cli_command cli_cmd_append;
@@ -57,16 +75,31 @@ extern const cli_command cli_cmd_read_all;
 extern const cli_command cli_cmd_info;
 extern const cli_command cli_cmd_check;
 extern const cli_command cli_cmd_reindex;
+extern const cli_command cli_cmd_tail;
+extern const cli_command cli_cmd_trace;
+extern const cli_command cli_cmd_dlq;
+
+/* The remote forms of the commands that have both (cmd_remote.c). */
+int cli_remote_append(cli *c, int argc, char **argv);
+int cli_remote_read(cli *c, int argc, char **argv);
+int cli_remote_read_all(cli *c, int argc, char **argv);
+int cli_remote_info(cli *c, int argc, char **argv); /* cmd_remote_info.c */
+extern const char cli_remote_append_usage[];
+extern const char cli_remote_read_usage[];
+extern const char cli_remote_read_all_usage[];
+extern const char cli_remote_info_usage[];
 
 /* ---- args.c ------------------------------------------------------------ */
 
-/* One option a command accepts. Long options only ("--expect V" or
- * "--expect=V"); -h is the only short one and is handled for every command. */
+/* One option a command accepts: "--expect V" or "--expect=V", and a short
+ * form ("-n 5", not "-n5") when the command gives one; -h is handled for
+ * every command. */
 typedef struct cli_opt {
     const char *name;     /* without the dashes: "expect" */
     int takes_value;      /* 1: needs a value; 0: a flag */
     const char **value;   /* out, takes_value: the last value given */
     int *flag;            /* out, flag: set to 1 when given */
+    char short_name;      /* 'f' for "-f" as well, "-n 5" as well; 0: none */
 } cli_opt;
 
 /* Parses argv[1..argc) of command cmd: options may come anywhere before "--",
@@ -81,11 +114,13 @@ int cli_parse_args(cli *c, const cli_command *cmd, int argc, char **argv,
                    const cli_opt *opts, size_t nopts, char **pos, int min_pos,
                    int max_pos, int *npos);
 
-/* If argv[*i] is a global option (--dir D, --dir=D, --fsync P, --fsync=P),
- * applies it to c, advancing *i past a separate value, and returns 0; returns
+/* If argv[*i] is a global option (--dir D, --dir=D, --fsync P, --fsync=P,
+ * --json), applies it to c, advancing *i past a separate value, and returns 0; returns
  * -1 if it is not one, CLI_EXIT_USAGE on a missing or bad value (error
  * printed; cmd may be NULL before the command is known). */
 int cli_global_option(cli *c, const cli_command *cmd, int argc, char **argv, int *i);
+/* (-h/-p/-a/--host/--port/--auth after the command are usage errors: they
+ * choose the mode, so they go before it; mnemo.c reads them.) */
 
 /* Strict decimal: digits only (no sign, no space, no "0x"), fully consumed,
  * no overflow, at most max. 0 or -1. */
@@ -94,6 +129,22 @@ int cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
 /* Sets c's fsync policy from "always", "never" or "interval:<ms>" (ms >= 1).
  * 0 or -1. */
 int cli_parse_fsync(cli *c, const char *s);
+
+/* --expect / --expected: any, none or nostream, exists (or ANY, NOSTREAM,
+ * EXISTS as ES.APPEND spells them), or a version >= 0, into an engine value (MN_EXPECT_*). 0 or -1. */
+int cli_parse_expect(const char *s, int64_t *out);
+
+/* Checks an append's arguments the way the engine would, so that a bad one
+ * is a usage error before anything is opened or sent: stream and type
+ * lengths, --expect (into *expected, MN_EXPECT_ANY when NULL), --id (into
+ * id, all zero when NULL; the nil UUID is refused), --meta (a JSON object).
+ * 0 or CLI_EXIT_USAGE (printed). */
+int cli_check_append(const cli_command *cmd, const char *stream, const char *type,
+                     const char *expect_s, const char *id_s, const char *meta_s,
+                     int64_t *expected, uint8_t id[16]);
+
+/* The usage text of cmd in c's mode (its remote form when it has one). */
+const char *cli_usage_text(const cli *c, const cli_command *cmd);
 
 /* Prints "mnemo: <message>" and a hint to try --help on stderr; returns
  * CLI_EXIT_USAGE, so that `return cli_usage_error(...)` reads naturally. */

@@ -323,12 +323,13 @@ done:
 
 const cli_command cli_cmd_info = {
     "info", "the store, or one stream, as JSON", info_usage, run_info,
+    cli_remote_info, cli_remote_info_usage,
 };
 
 const cli_command cli_cmd_check = {
-    "check", "verify every record of the log (exit 1 on damage)", check_usage, run_check,
+    "check", "verify every record of the log (exit 1 on damage)", check_usage, run_check, NULL, NULL,
 };
 
 const cli_command cli_cmd_reindex = {
-    "reindex", "rebuild the derived indexes from the log", reindex_usage, run_reindex,
+    "reindex", "rebuild the derived indexes from the log", reindex_usage, run_reindex, NULL, NULL,
 };

@@ -32,19 +32,6 @@ static const char usage[] =
     "  --dir DIR, --fsync POLICY   as for every command (mnemo --help)\n"
     "  -h, --help    this text\n";
 
-/* Parses --expect into an engine value. 0 or -1. */
-static int parse_expect(const char *s, int64_t *out)
-{
-    uint64_t v;
-
-    if (strcmp(s, "any") == 0) *out = MN_EXPECT_ANY;
-    else if (strcmp(s, "none") == 0) *out = MN_EXPECT_NOSTREAM;
-    else if (strcmp(s, "exists") == 0) *out = MN_EXPECT_EXISTS;
-    else if (cli_parse_u64(s, INT64_MAX, &v) == 0) *out = (int64_t)v;
-    else return -1;
-    return 0;
-}
-
 /* Words for a version in the wrong-version message. */
 static const char *version_words(int64_t v, char *tmp, size_t n)
 {
@@ -59,9 +46,10 @@ static int run(cli *c, int argc, char **argv)
 {
     const char *expect_s = NULL, *id_s = NULL, *meta_s = NULL;
     const cli_opt opts[] = {
-        {"expect", 1, &expect_s, NULL},
-        {"id", 1, &id_s, NULL},
-        {"meta", 1, &meta_s, NULL},
+        {"expect", 1, &expect_s, NULL, 0},
+        {"expected", 1, &expect_s, NULL, 0}, /* the remote form's name */
+        {"id", 1, &id_s, NULL, 0},
+        {"meta", 1, &meta_s, NULL, 0},
     };
     char *pos[3];
     int npos = 0, idempotent = 0, rc, err;
@@ -83,38 +71,9 @@ static int run(cli *c, int argc, char **argv)
     stream_len = strlen(pos[0]);
     type_len = strlen(pos[1]);
     data_len = strlen(pos[2]);
-    if (stream_len == 0 || stream_len > MN_MAX_STREAM_NAME) {
-        rc = cli_usage_error(&cli_cmd_append, "a stream name is 1 to %u bytes", MN_MAX_STREAM_NAME);
-        goto done;
-    }
-    if (type_len == 0 || type_len > MN_MAX_TYPE_LEN) {
-        rc = cli_usage_error(&cli_cmd_append, "an event type is 1 to %u bytes", MN_MAX_TYPE_LEN);
-        goto done;
-    }
-    if (expect_s != NULL && parse_expect(expect_s, &part.expected) != 0) {
-        rc = cli_usage_error(&cli_cmd_append,
-                             "bad --expect '%s' (any, none, exists or a version >= 0)", expect_s);
-        goto done;
-    }
-    if (id_s != NULL) {
-        static const uint8_t nil[16];
-        if (mn_uuid_parse(id_s, strlen(id_s), ev.id) != MN_OK) {
-            rc = cli_usage_error(&cli_cmd_append,
-                                 "bad --id '%s' (a UUID: xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
-                                 id_s);
-            goto done;
-        }
-        /* all zero means "generate one" to the engine: a retry with it would
-         * silently append twice */
-        if (memcmp(ev.id, nil, sizeof nil) == 0) {
-            rc = cli_usage_error(&cli_cmd_append, "--id may not be the nil UUID");
-            goto done;
-        }
-    }
-    if (meta_s != NULL && !json_is_object(meta_s, strlen(meta_s))) {
-        rc = cli_usage_error(&cli_cmd_append, "--meta must be a JSON object, got '%s'", meta_s);
-        goto done;
-    }
+    rc = cli_check_append(&cli_cmd_append, pos[0], pos[1], expect_s, id_s, meta_s,
+                          &part.expected, ev.id);
+    if (rc != 0) goto done;
 
     ev.type = pos[1];
     ev.type_len = type_len;
@@ -167,4 +126,5 @@ done:
 
 const cli_command cli_cmd_append = {
     "append", "append an event to a stream (with --expect, --id, --meta)", usage, run,
+    cli_remote_append, cli_remote_append_usage,
 };

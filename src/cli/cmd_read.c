@@ -92,9 +92,9 @@ static int run_read(cli *c, int argc, char **argv)
     const char *from_s = NULL, *count_s = NULL;
     int backward = 0;
     const cli_opt opts[] = {
-        {"from", 1, &from_s, NULL},
-        {"count", 1, &count_s, NULL},
-        {"backward", 0, NULL, &backward},
+        {"from", 1, &from_s, NULL, 0},
+        {"count", 1, &count_s, NULL, 0},
+        {"backward", 0, NULL, &backward, 0},
     };
     char *pos[1];
     int npos = 0, rc, err;
@@ -150,8 +150,8 @@ static int run_read_all(cli *c, int argc, char **argv)
 {
     const char *from_s = NULL, *count_s = NULL;
     const cli_opt opts[] = {
-        {"from", 1, &from_s, NULL},
-        {"count", 1, &count_s, NULL},
+        {"from", 1, &from_s, NULL, 0},
+        {"count", 1, &count_s, NULL, 0},
     };
     char *pos[1];
     int npos = 0, rc, err;
@@ -185,9 +185,11 @@ done:
 }
 
 const cli_command cli_cmd_read = {
-    "read", "print a stream's events as JSON lines", read_usage, run_read,
+    "read", "print a stream's events (JSON lines; a table remotely)", read_usage, run_read,
+    cli_remote_read, cli_remote_read_usage,
 };
 
 const cli_command cli_cmd_read_all = {
     "read-all", "print every stream's events in global order", read_all_usage, run_read_all,
+    cli_remote_read_all, cli_remote_read_all_usage,
 };

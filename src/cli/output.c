@@ -132,7 +132,9 @@ int out_flush(buf *b)
     } else if (b->len > 0 && fwrite(b->data, 1, b->len, stdout) != b->len) {
         rc = -1;
     }
-    if (rc != 0) fprintf(stderr, "mnemo: writing the output failed: %s\n", strerror(errno));
+    /* a reader that went away (EPIPE, SIGPIPE ignored by tail) is not news */
+    if (rc != 0 && errno != EPIPE)
+        fprintf(stderr, "mnemo: writing the output failed: %s\n", strerror(errno));
     buf_reset(b);
     return rc;
 }
