@@ -1,5 +1,5 @@
 """Shared by the examples: connect to mnemosyned (MNEMO_HOST / MNEMO_PORT,
-default 127.0.0.1:6379) and turn ES.* replies into Python values."""
+default 127.0.0.1:6363, mnemosyned's default) and turn ES.* replies into Python values."""
 import json
 import os
 
@@ -11,7 +11,7 @@ def connect(**kw):
     kw.setdefault("decode_responses", True)
     kw.setdefault("socket_timeout", 10)
     return redis.Redis(host=os.environ.get("MNEMO_HOST", "127.0.0.1"),
-                       port=int(os.environ.get("MNEMO_PORT", "6379")), **kw)
+                       port=int(os.environ.get("MNEMO_PORT", "6363")), **kw)
 
 
 def event(flat):
