@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "glob.h"
+#include "stream_util.h"
 #include "server.h"
 
 /* ---- lookups ---- */
@@ -70,6 +71,8 @@ typedef struct keys_ctx {
 static int keys_each(void *ud, const char *name, size_t len)
 {
     keys_ctx *k = ud;
+    if (stream_name_reserved(name, len))
+        return 0; /* a virtual stream's group holder (engine/vgroup.c) */
     if (!k->pat || glob_match(k->pat, k->patlen, name, len, 0)) {
         reply_bulk(k->c, name, len);
         k->n++;
@@ -118,6 +121,8 @@ typedef struct scan_ctx {
 static int scan_each(void *ud, const char *name, size_t len)
 {
     scan_ctx *s = ud;
+    if (stream_name_reserved(name, len))
+        return 0; /* a virtual stream's group holder (engine/vgroup.c) */
     if (s->skip > 0) {
         s->skip--;
         return 0;

@@ -552,19 +552,7 @@ int stream_op_async(client *c, const mn_op *op, stream_op_reply_fn *reply, void 
 
 int stream_virtual(const char *key, size_t len, int *view, const char **vkey, size_t *vlen)
 {
-    if (len == 4 && memcmp(key, "$all", 4) == 0) {
-        *view = MN_VIEW_ALL;
-        *vkey = NULL;
-        *vlen = 0;
-        return 1;
-    }
-    if (len > 4 && (memcmp(key, "$ce-", 4) == 0 || memcmp(key, "$et-", 4) == 0)) {
-        *view = key[1] == 'c' ? MN_VIEW_CATEGORY : MN_VIEW_TYPE;
-        *vkey = key + 4;
-        *vlen = len - 4;
-        return 1;
-    }
-    return 0;
+    return mn_virtual_parse(key, len, view, vkey, vlen);
 }
 
 int stream_name_reserved(const char *key, size_t len) { return len > 0 && key[0] == '$'; }
