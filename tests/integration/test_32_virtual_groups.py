@@ -373,3 +373,18 @@ def test_virtual_groups_survive_kill9(tmp_path):
         assert snapshot(srv.client()) == before
     finally:
         assert srv.stop() == 0
+
+
+def test_holder_is_no_key_and_flushall_drops_groups(r):
+    append(r, "order-1", "OrderPlaced")
+    r.xadd("plain", {"a": "1"})
+    assert r.dbsize() == 2
+    r.xgroup_create("$ce-order", "g", "0")
+    r.xgroup_create("$all", "g", "0")
+    assert r.dbsize() == 2 and sorted(r.keys("*")) == ["order-1", "plain"]
+    assert r.exists("$ce-order", "$all") == 0 and r.type("$ce-order") == "none"
+    assert r.flushall() is True
+    assert r.dbsize() == 0
+    assert r.xinfo_groups("$ce-order") == [] and r.xinfo_groups("$all") == []
+    # the names are free for new groups
+    assert r.xgroup_create("$ce-order", "g", "0") is True
