@@ -16,6 +16,10 @@
  * apply replays them. A delivery stores a version range: the entries that
  * exist in it when the record is applied are the same at every replay,
  * because the log replays the same history up to that point.
+ *
+ * Groups on the virtual streams ($all, $ce-, $et-) are owned by a holder
+ * stream state and deliver what their view holds: vgroup.c explains, the
+ * hooks here are marked "virtual".
  */
 #include <stdlib.h>
 #include <string.h>

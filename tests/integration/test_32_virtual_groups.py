@@ -388,3 +388,26 @@ def test_holder_is_no_key_and_flushall_drops_groups(r):
     assert r.xinfo_groups("$ce-order") == [] and r.xinfo_groups("$all") == []
     # the names are free for new groups
     assert r.xgroup_create("$ce-order", "g", "0") is True
+
+
+def test_virtual_and_plain_streams_in_one_xreadgroup(r):
+    a = append(r, "order-1", "OrderPlaced")
+    r.xadd("jobs", {"n": "1"}, id="5-0")
+    r.xgroup_create("$ce-order", "g", "0")
+    r.xgroup_create("jobs", "g", "0")
+    reply = r.xreadgroup("g", "c", {"$ce-order": ">", "jobs": ">"})
+    assert [(s, [e[0] for e in es]) for s, es in reply] == [("$ce-order", [a]), ("jobs", ["5-0"])]
+    assert r.xgroup_destroy("$et-Nothing", "g") == 0
+
+
+@pytest.mark.server_args("--fsync", "never")
+def test_one_delivery_is_at_most_10000_entries(r):
+    p = r.pipeline(transaction=False)
+    for i in range(10005):
+        p.xadd("bulk-%d" % (i % 3), {"i": str(i)})
+    p.execute()
+    r.xgroup_create("$ce-bulk", "g", "0")
+    assert len(read_new(r, "$ce-bulk", "g", "c")) == 10000
+    assert len(read_new(r, "$ce-bulk", "g", "c", count=20000)) == 5
+    g = r.xinfo_groups("$ce-bulk")[0]
+    assert g["entries-read"] == 10005 and g["lag"] == 0 and g["pending"] == 10005
