@@ -40,25 +40,9 @@ static int stream_exists(const char *name, size_t len)
     return mn_stream_info_get(server.store, name, len, &info) == MN_OK && !info.deleted;
 }
 
-static int count_reserved(void *ud, const char *name, size_t len)
-{
-    if (!stream_name_reserved(name, len))
-        return 1; /* past the '$' names: they sort together */
-    (*(uint64_t *)ud)++;
-    return 0;
-}
-
 static void cmd_dbsize(client *c)
 {
-    mn_store_info info;
-    uint64_t holders = 0;
-    memset(&info, 0, sizeof(info));
-    if (server.store) {
-        mn_store_info_get(server.store, &info);
-        /* the virtual streams' group holders are no keys (KEYS/SCAN skip them) */
-        mn_list_streams(server.store, "$", 1, count_reserved, &holders);
-    }
-    reply_long(c, (long long)(info.streams - (holders < info.streams ? holders : info.streams)));
+    reply_long(c, (long long)stream_key_count());
 }
 
 static void cmd_exists(client *c)

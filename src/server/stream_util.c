@@ -588,6 +588,25 @@ int stream_virtual_len(const char *key, size_t len, uint64_t *n)
     return 1;
 }
 
+static int count_reserved(void *ud, const char *name, size_t len)
+{
+    if (!stream_name_reserved(name, len))
+        return 1; /* past the '$' names: they sort together */
+    (*(uint64_t *)ud)++;
+    return 0;
+}
+
+uint64_t stream_key_count(void)
+{
+    mn_store_info si;
+    uint64_t holders = 0;
+    if (!server.store)
+        return 0;
+    mn_store_info_get(server.store, &si);
+    mn_list_streams(server.store, "$", 1, count_reserved, &holders);
+    return si.streams > holders ? si.streams - holders : 0;
+}
+
 mn_entry_id stream_virtual_last_id(void)
 {
     mn_store_info si;

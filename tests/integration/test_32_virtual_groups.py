@@ -382,6 +382,7 @@ def test_holder_is_no_key_and_flushall_drops_groups(r):
     r.xgroup_create("$ce-order", "g", "0")
     r.xgroup_create("$all", "g", "0")
     assert r.dbsize() == 2 and sorted(r.keys("*")) == ["order-1", "plain"]
+    assert r.info("keyspace")["db0"]["keys"] == 2
     assert r.exists("$ce-order", "$all") == 0 and r.type("$ce-order") == "none"
     assert r.flushall() is True
     assert r.dbsize() == 0
