@@ -379,6 +379,10 @@ enum mn_view {
 int mn_read_view(mn_store *store, int view, const char *key, size_t key_len, uint64_t from,
                  uint64_t to, uint64_t max_count, int flags, mn_iter **out);
 
+/* 1 if name is a virtual stream's ("$all", "$ce-<category>", "$et-<type>"),
+ * with its view and key (borrowed from name; NULL/0 for $all); else 0. */
+int mn_virtual_parse(const char *name, size_t len, int *view, const char **key, size_t *key_len);
+
 /* Counts a view's events (MN_VIEW_ALL: every event of the retained log). */
 int mn_view_count(mn_store *store, int view, const char *key, size_t key_len, uint64_t *count);
 
@@ -409,6 +413,13 @@ typedef struct mn_stream_info {
 /* Errors: MN_ENOTFOUND. A tombstoned stream is found, with deleted = 1. */
 int mn_stream_info_get(mn_store *store, const char *stream, size_t stream_len,
                        mn_stream_info *out);
+
+/* A virtual stream's state, as the Redis commands show it, ids being
+ * <position>-0: length (mn_view_count), first_id/first_position (its first
+ * event), last_id/last_position (its last event; 0-0 if none),
+ * entries_added = length, groups (its consumer groups); versions -1.
+ * MN_EINVAL if name is not a virtual stream's. */
+int mn_virtual_info(mn_store *store, const char *name, size_t len, mn_stream_info *out);
 
 /* The store as a whole. */
 typedef struct mn_store_info {
@@ -445,7 +456,16 @@ int mn_list_streams(mn_store *store, const char *after, size_t after_len,
  * entries-read counter, consumers, and a pending entries list (PEL) of
  * delivered, unacknowledged entries with their consumer, last delivery time
  * and delivery count. Times are wall-clock milliseconds and persist, so idle
- * times keep counting across restarts. */
+ * times keep counting across restarts.
+ *
+ * Groups on virtual streams ($all, $ce-<category>, $et-<type>): every group
+ * op and list function below takes a virtual stream's name too (persistent
+ * subscriptions). Entry ids are then <position>-0; GROUP_CREATE needs no
+ * mkstream ('$' is the view's last event); DELIVER hands out the view's next
+ * events (at most 10000 per call, COUNT or not) and reports the first and
+ * last position delivered in from_version/to_version; CLAIM/AUTOCLAIM see
+ * an entry as deleted once retention dropped it. A group's lag is the exact
+ * number of the view's events after its last-delivered id. */
 
 enum mn_op_kind {
     MN_OP_STREAM_CREATE = 1, /* create an empty stream; out n = 1 if created */
@@ -631,7 +651,8 @@ int mn_queue_next_due(mn_store *store, const char *stream, size_t stream_len, co
 
 /* An iterator over the one event with entry id `id` (for a PEL entry):
  * mn_iter_next gives it, or 0 if the stream no longer has it. MN_ENOTFOUND
- * if the stream does not exist. */
+ * if the stream does not exist. A virtual stream's name reads its view at
+ * position id.ms (entry ids <position>-0). */
 int mn_read_entry(mn_store *store, const char *stream, size_t stream_len, mn_entry_id id,
                   mn_iter **out);
 

@@ -16,6 +16,10 @@
  * apply replays them. A delivery stores a version range: the entries that
  * exist in it when the record is applied are the same at every replay,
  * because the log replays the same history up to that point.
+ *
+ * Groups on the virtual streams ($all, $ce-, $et-) are owned by a holder
+ * stream state and deliver what their view holds: vgroup.c explains, the
+ * hooks here are marked "virtual".
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +31,9 @@
 #include "util/error.h"
 
 #define MAX_NAME 400u /* group and consumer names: LMDB keys, with an 8-byte prefix */
+/* At most this many entries per delivery on a virtual stream, COUNT or
+ * not: the delivery record lists them, and a record must stay small. */
+#define VDELIVER_MAX 10000u
 
 /* ---- keys and lookups ---- */
 
@@ -116,13 +123,16 @@ static int id_cmp(uint64_t ams, uint64_t aseq, uint64_t bms, uint64_t bseq)
     return ams < bms ? -1 : ams > bms ? 1 : aseq < bseq ? -1 : aseq > bseq;
 }
 
-/* 1 if the stream has an entry with exactly this id (and its version). */
-static int entry_exists(mn_store *s, MDB_txn *txn, const stream_state *st, uint64_t ms,
-                        uint64_t seq)
+/* 1 if the stream has an entry with exactly this id (and its version).
+ * A virtual stream's holder has no entries: ask its view. */
+static int entry_exists(mn_store *s, MDB_txn *txn, const mn_op *op, const stream_state *st,
+                        uint64_t ms, uint64_t seq)
 {
     uint64_t v;
     event_loc loc;
     mn_entry_id id = {ms, seq};
+    vview vv;
+    if (vgroup_of(op->stream, op->stream_len, &vv)) return seq == 0 && vgroup_has(s, &vv, ms) == 1;
     int rc = stream_lower_bound(s, txn, st, id, &v, &loc);
     return rc == 1 && loc.ms == ms && loc.seq == seq;
 }
@@ -151,17 +161,91 @@ static void op_for_group(op_decoded *o, const mn_op *op, uint64_t stream_id)
     o->group_len = (uint32_t)op->group_len;
 }
 
+/* ---- virtual streams (vgroup.c) ---- */
+
+/* group_position for a virtual stream: '$' is the view's last event, and
+ * entries-read counts the view's events up to the group's id (so that
+ * XINFO GROUPS has it from the start, as Redis has for '$' and 0). */
+static int vgroup_position(mn_store *s, op_decoded *o, const mn_op *op, const vview *v)
+{
+    uint64_t total, after, last = op->id.ms;
+    int rc = MN_OK;
+    if (!op->id_set && (rc = vgroup_last(s, v, &last)) != MN_OK) return rc;
+    o->b = last;
+    o->c = op->id_set ? op->id.seq : 0;
+    if (op->entries_read >= 0) {
+        o->d = (uint64_t)op->entries_read;
+        return MN_OK;
+    }
+    if ((rc = mn_view_count(s, v->view, v->key, v->key_len, &total)) != MN_OK ||
+        (rc = vgroup_count_after(s, v, last, &after)) != MN_OK)
+        return rc;
+    o->d = total > after ? total - after : 0;
+    return MN_OK;
+}
+
+/* XREADGROUP '>' on a virtual stream: the view's next entries after the
+ * group's last-delivered position, listed in the DELIVER record's items
+ * (vgroup.c, invariant 2). Out: n, and from_version/to_version hold the
+ * first and last position delivered. */
+static int stage_deliver_virtual(mn_store *s, MDB_txn *txn, request *r, const vview *v,
+                                 const stream_state *st, const group_state *g, int have_consumer)
+{
+    mn_op *op = r->op;
+    mn_entry_id *ids = NULL;
+    size_t n = 0;
+    op_decoded o;
+    uint8_t kind = REC_DELIVER;
+    int rc = MN_OK;
+    /* <L>-<s> with s > 0 lies after position L as well. */
+    uint64_t limit = op->count && op->count < VDELIVER_MAX ? op->count : VDELIVER_MAX;
+    if (g->last_ms != UINT64_MAX && (rc = vgroup_scan(s, v, g->last_ms, limit, &ids, &n)) != MN_OK)
+        return rc;
+    op_for_group(&o, op, st->stream_id);
+    o.consumer = op->consumer;
+    o.consumer_len = (uint32_t)op->consumer_len;
+    if (n == 0) {
+        if (!have_consumer) { /* as stage_deliver: XREADGROUP creates the consumer */
+            kind = REC_CONSUMER_CREATE;
+            rc = op_stage_records(s, txn, r, 1, &kind, &o);
+        }
+        goto done;
+    }
+    /* a = 1, b = 0: an empty version range (the holder has no events). */
+    o.a = 1;
+    o.b = 0;
+    o.c = ids[n - 1].ms;
+    o.d = 0;
+    o.e = g->entries_read >= 0 ? (uint64_t)g->entries_read + n : (uint64_t)-1;
+    o.f = op->noack ? 1 : 0;
+    if (!op->noack) {
+        o.items = (const uint8_t *)ids;
+        o.n_items = (uint32_t)n;
+        o.item_size = sizeof *ids;
+    }
+    op->n = n;
+    op->from_version = (int64_t)ids[0].ms;
+    op->to_version = (int64_t)ids[n - 1].ms;
+    rc = op_stage_records(s, txn, r, 1, &kind, &o);
+done:
+    free(ids);
+    return rc;
+}
+
 /* The position a CREATE / SETID record gives the group: b-c its last
  * delivered id (op's, or for '$' the stream's last) and d its entries-read
  * (op's, else the stream's entries-added for '$', 0 for 0-0, else -1). */
-static void group_position(op_decoded *o, const mn_op *op, const stream_state *st)
+static int group_position(mn_store *s, op_decoded *o, const mn_op *op, const stream_state *st)
 {
+    vview v;
+    if (vgroup_of(op->stream, op->stream_len, &v)) return vgroup_position(s, o, op, &v);
     o->b = op->id_set ? op->id.ms : st->last_ms;
     o->c = op->id_set ? op->id.seq : st->last_seq;
     int64_t er = op->entries_read;
     if (er < 0 && !op->id_set) er = (int64_t)st->entries_added;
     if (er < 0 && op->id_set && op->id.ms == 0 && op->id.seq == 0) er = 0;
     o->d = (uint64_t)er;
+    return MN_OK;
 }
 
 static int stage_group_create(mn_store *s, MDB_txn *txn, request *r)
@@ -169,9 +253,12 @@ static int stage_group_create(mn_store *s, MDB_txn *txn, request *r)
     mn_op *op = r->op;
     stream_state st;
     group_state g;
+    vview v;
     int rc = stream_get(s, txn, op->stream, op->stream_len, &st);
     if (rc == MN_ENOTFOUND) {
-        if (!op->mkstream)
+        /* A virtual stream always exists: its first group creates the
+         * holder that will own its groups (vgroup.c), MKSTREAM or not. */
+        if (!op->mkstream && !vgroup_of(op->stream, op->stream_len, &v))
             return error_set(MN_ENOTFOUND, "The XGROUP subcommand requires the key to exist. Note "
                              "that for CREATE you may want to use the MKSTREAM option to create "
                              "an empty stream automatically.");
@@ -188,7 +275,7 @@ static int stage_group_create(mn_store *s, MDB_txn *txn, request *r)
     uint8_t kind = REC_GROUP_CREATE;
     op_for_group(&o, op, st.stream_id);
     o.a = s->next_group_id;
-    group_position(&o, op, &st);
+    if ((rc = group_position(s, &o, op, &st)) != MN_OK) return rc;
     return op_stage_records(s, txn, r, 1, &kind, &o);
 }
 
@@ -204,7 +291,7 @@ static int stage_group_setid(mn_store *s, MDB_txn *txn, request *r)
     op_decoded o;
     uint8_t kind = REC_GROUP_SETID;
     op_for_group(&o, op, st.stream_id);
-    group_position(&o, op, &st);
+    if ((rc = group_position(s, &o, op, &st)) != MN_OK) return rc;
     return op_stage_records(s, txn, r, 1, &kind, &o);
 }
 
@@ -213,7 +300,10 @@ static int stage_group_destroy(mn_store *s, MDB_txn *txn, request *r)
     mn_op *op = r->op;
     stream_state st;
     group_state g;
+    vview v;
     int rc = op_stream(s, txn, op, &st);
+    op->n = 0;
+    if (rc == MN_ENOTFOUND && vgroup_of(op->stream, op->stream_len, &v)) return MN_OK;
     if (rc != MN_OK) return rc;
     rc = group_lookup(s, txn, st.stream_id, op->group, op->group_len, &g);
     op->n = rc == MN_OK;
@@ -270,6 +360,9 @@ static int stage_deliver(mn_store *s, MDB_txn *txn, request *r)
                         MN_OK;
     op->n = 0;
     op->from_version = op->to_version = -1;
+    vview vv;
+    if (vgroup_of(op->stream, op->stream_len, &vv))
+        return stage_deliver_virtual(s, txn, r, &vv, &st, &g, have_consumer);
 
     /* Under a visibility timeout, entries due again come first (queue.c);
      * they count against COUNT. */
@@ -457,7 +550,7 @@ static int stage_claim(mn_store *s, MDB_txn *txn, request *r)
         if (dup) continue;
         rc = pel_get(s, txn, g.group_id, id.ms, id.seq, &p, NULL, NULL);
         if (rc < 0) goto done;
-        int in_pel = rc == 1, exists = entry_exists(s, txn, &st, id.ms, id.seq);
+        int in_pel = rc == 1, exists = entry_exists(s, txn, op, &st, id.ms, id.seq);
         if (!exists) {
             if (in_pel) gone[ngone++] = id; /* deleted from the stream: drop it */
             continue;
@@ -541,7 +634,7 @@ static int stage_autoclaim(mn_store *s, MDB_txn *txn, request *r)
         pel_entry p;
         memcpy(&p, d.mv_data, sizeof p);
         uint64_t ms = be64_get((uint8_t *)k.mv_data + 8), seq = be64_get((uint8_t *)k.mv_data + 16);
-        if (!entry_exists(s, txn, &st, ms, seq)) {
+        if (!entry_exists(s, txn, op, &st, ms, seq)) {
             gone[ngone].ms = ms;
             gone[ngone].seq = seq;
             ngone++;
@@ -698,6 +791,14 @@ static int apply_deliver(mn_store *s, MDB_txn *txn, const op_decoded *o, group_s
             mrc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
         }
         mdb_cursor_close(cur);
+        /* A virtual stream's delivery lists its entries (vgroup.c, 2). */
+        for (uint32_t i = 0; i < o->n_items && rc == MN_OK; i++) {
+            mn_entry_id id;
+            memcpy(&id, o->items + (size_t)i * sizeof id, sizeof id);
+            rc = pel_assign(s, txn, g, id.ms, id.seq, o->consumer, o->consumer_len, &c, o->time_ms,
+                            1);
+        }
+        if (rc != MN_OK) return rc;
     }
     g->last_ms = o->c;
     g->last_seq = o->d;
@@ -850,6 +951,8 @@ typedef struct snapshot {
     MDB_txn *txn;
     stream_state st;
     mn_entry_id first;  /* the first entry still in the stream (0-0 if empty) */
+    int virt;           /* a virtual stream (view below) */
+    vview view;
 } snapshot;
 
 static int snap_open(mn_store *s, const char *stream, size_t len, snapshot *sn)
@@ -861,6 +964,13 @@ static int snap_open(mn_store *s, const char *stream, size_t len, snapshot *sn)
         return index_error(rc, "begin read");
     }
     rc = stream_get(s, sn->txn, stream, len, &sn->st);
+    sn->virt = vgroup_of(stream, len, &sn->view);
+    if (rc == MN_ENOTFOUND && sn->virt) {
+        /* A virtual stream without groups yet: no holder, nothing listed. */
+        memset(&sn->st, 0, sizeof sn->st);
+        sn->st.stream_id = UINT64_MAX;
+        rc = MN_OK;
+    }
     if (rc == MN_ENOTFOUND || (rc == MN_OK && (sn->st.flags & STREAM_TOMBSTONE)))
         return error_set(MN_ENOTFOUND, "no such key '%.*s'", (int)len, stream);
     if (rc != MN_OK) return rc;
@@ -891,9 +1001,11 @@ static int64_t group_lag(const stream_state *st, const group_state *g, mn_entry_
     return -1;
 }
 
-static void group_view(mn_group_info *gi, const MDB_val *k, const group_state *g,
-                       const stream_state *st, mn_entry_id first)
+static void group_view(mn_store *s, const snapshot *sn, mn_group_info *gi, const MDB_val *k,
+                       const group_state *g)
 {
+    const stream_state *st = &sn->st;
+    mn_entry_id first = sn->first;
     gi->name = (const char *)k->mv_data + 8;
     gi->name_len = k->mv_size - 8;
     gi->last_delivered.ms = g->last_ms;
@@ -902,6 +1014,15 @@ static void group_view(mn_group_info *gi, const MDB_val *k, const group_state *g
     gi->lag = group_lag(st, g, first);
     gi->pending = g->pending;
     gi->consumers = g->consumers;
+    if (sn->virt) {
+        /* A view has no XDEL holes: its lag is exactly the number of its
+         * events past the group's position (retention does not make it
+         * unknowable, unlike entries-added minus entries-read). */
+        uint64_t n = 0;
+        gi->lag = g->last_ms == UINT64_MAX ? 0
+                  : vgroup_count_after(s, &sn->view, g->last_ms, &n) == MN_OK ? (int64_t)n
+                                                                             : -1;
+    }
 }
 
 int mn_list_groups(mn_store *s, const char *stream, size_t stream_len,
@@ -925,7 +1046,7 @@ int mn_list_groups(mn_store *s, const char *stream, size_t stream_len,
         group_state g;
         mn_group_info gi;
         memcpy(&g, d.mv_data, sizeof g);
-        group_view(&gi, &kv, &g, &sn.st, sn.first);
+        group_view(s, &sn, &gi, &kv, &g);
         if ((rc = fn(ud, &gi)) != 0) break;
         mrc = mdb_cursor_get(cur, &kv, &d, MDB_NEXT);
     }
@@ -955,7 +1076,7 @@ int mn_group_get(mn_store *s, const char *stream, size_t stream_len, const char 
     uint8_t k[8 + MAX_NAME];
     MDB_val kv = {name_key(k, sn.st.stream_id, group, group_len), k};
     mn_group_info gi;
-    group_view(&gi, &kv, &g, &sn.st, sn.first);
+    group_view(s, &sn, &gi, &kv, &g);
     rc = fn(ud, &gi);
 done:
     if (sn.txn) mdb_txn_abort(sn.txn);
@@ -1051,6 +1172,8 @@ done:
 
 int mn_read_entry(mn_store *s, const char *stream, size_t stream_len, mn_entry_id id, mn_iter **out)
 {
+    vview v;
+    if (vgroup_of(stream, stream_len, &v)) return vgroup_read_entry(s, &v, id, out);
     return mn_read_stream_range(s, stream, stream_len, id, id, 1, 0, out);
 }
 

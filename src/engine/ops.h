@@ -48,4 +48,25 @@ int queue_stage_deliver(mn_store *s, MDB_txn *txn, request *r, queue_plan *qp, u
                         const op_decoded *rec);
 void queue_plan_free(queue_plan *qp);
 
+/* Virtual streams' groups (vgroup.c). A view named by a virtual stream. */
+typedef struct vview {
+    int view;             /* MN_VIEW_ALL / _CATEGORY / _TYPE */
+    const char *key;      /* the category or type (borrowed from the name) */
+    size_t key_len;
+} vview;
+/* 1 and *v if name is a virtual stream's, else 0. */
+int vgroup_of(const char *name, size_t len, vview *v);
+/* The view's positions after `after`, at most limit (0 = all), as entry
+ * ids <position>-0 in *ids (malloc'ed; NULL when none). */
+int vgroup_scan(mn_store *s, const vview *v, uint64_t after, uint64_t limit, mn_entry_id **ids,
+                size_t *n);
+/* How many of the view's events lie after `after`. */
+int vgroup_count_after(mn_store *s, const vview *v, uint64_t after, uint64_t *n);
+/* The position of the view's last event (0 if it has none). */
+int vgroup_last(mn_store *s, const vview *v, uint64_t *pos);
+/* 1 if the view still has an event at pos, 0 if not, or an error. */
+int vgroup_has(mn_store *s, const vview *v, uint64_t pos);
+/* An iterator over the one event with entry id `id` (<position>-0). */
+int vgroup_read_entry(mn_store *s, const vview *v, mn_entry_id id, mn_iter **out);
+
 #endif

@@ -698,10 +698,17 @@ void process_command(client *c)
     }
     if ((f & CMD_WRITE) && cmd->def->first_key > 0 && c->argc > cmd->def->first_key) {
         /* Names starting with '$' are the virtual streams' ($all, $ce-...,
-         * $et-...): views over the log that no command writes. */
+         * $et-...): views over the log that no command writes events to.
+         * Group commands (CMD_VIRTUAL_OK) may name a virtual stream: its
+         * groups are persistent subscriptions (engine/vgroup.c). */
         int last = cmd->def->last_key < 0 ? c->argc - 1 : cmd->def->last_key;
         int step = cmd->def->key_step > 0 ? cmd->def->key_step : 1;
         for (int k = cmd->def->first_key; k <= last && k < c->argc; k += step) {
+            int view;
+            const char *vk;
+            size_t vl;
+            if ((f & CMD_VIRTUAL_OK) && mn_virtual_parse(c->argv[k], c->argvlen[k], &view, &vk, &vl))
+                continue;
             if (c->argvlen[k] > 0 && c->argv[k][0] == '$') {
                 reject(c, cmd, "-ERR names starting with '$' are reserved for the virtual "
                                "streams ($all, $ce-<category>, $et-<type>), which are read-only");

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "stream_util.h"
 
 /* ---- COMMAND ---- */
 
@@ -492,13 +493,10 @@ static void info_errorstats(sbuf *b)
 
 static void info_keyspace(sbuf *b)
 {
-    mn_store_info si;
-    memset(&si, 0, sizeof(si));
-    if (server.store)
-        mn_store_info_get(server.store, &si);
+    uint64_t keys = stream_key_count();
     sb_printf(b, "# Keyspace\r\n");
-    if (si.streams)
-        sb_printf(b, "db0:keys=%llu,expires=0,avg_ttl=0\r\n", (unsigned long long)si.streams);
+    if (keys)
+        sb_printf(b, "db0:keys=%llu,expires=0,avg_ttl=0\r\n", (unsigned long long)keys);
 }
 
 static const struct {

@@ -114,9 +114,17 @@ static int group_find(const char *key, size_t klen, const char *group, size_t gl
 }
 
 /* 1 if key is a live stream (and *si filled), 0 if not, or a negative
- * engine error other than "not found". */
+ * engine error other than "not found". A virtual stream always exists
+ * (its ids being <position>-0). */
 static int stream_find(const char *key, size_t klen, mn_stream_info *si)
 {
+    int view;
+    const char *vk;
+    size_t vl;
+    if (stream_virtual(key, klen, &view, &vk, &vl)) {
+        int vrc = mn_virtual_info(server.store, key, klen, si);
+        return vrc == MN_OK ? 1 : vrc;
+    }
     int rc = mn_stream_info_get(server.store, key, klen, si);
     if (rc == MN_OK)
         return !si->deleted;
@@ -1007,12 +1015,34 @@ static void xrg_poll_hold(xrg *x)
             x->polled = queue_poll_hold(x->s[i].key, x->s[i].key_len, x->group, x->group_len);
 }
 
+/* For a virtual stream: 1 if its view has an event after the group's
+ * last-delivered id. One index seek (no count of the view: this runs for
+ * every blocked reader on every append). */
+static int xrg_virtual_may_have_new(const xrg *x, const xrg_stream *s)
+{
+    ginfo gi;
+    mn_iter *it = NULL;
+    mn_event_view ev;
+    mn_entry_id hi = {UINT64_MAX, UINT64_MAX};
+    if (group_find(s->key, s->key_len, x->group, x->group_len, &gi) != MN_OK)
+        return 1; /* the deliver will report the error */
+    if (stream_id_incr(&gi.last) < 0)
+        return 0;
+    int yes = stream_open_range(s->key, s->key_len, gi.last, hi, 1, 0, &it) == MN_OK &&
+              mn_iter_next(it, &ev) == 1;
+    mn_iter_free(it);
+    return yes;
+}
+
 /* 1 if the group may have entries after its last-delivered id, or (queue
- * policy, cmd_queue.c) pending entries due for redelivery. */
+ * policy, cmd_queue.c) pending entries due for redelivery. Virtual streams
+ * have no queue policy (QUEUE.POLICY refuses '$' names). */
 static int xrg_may_have_new(const xrg *x, const xrg_stream *s)
 {
     mn_stream_info si;
     ginfo gi;
+    if (stream_name_reserved(s->key, s->key_len))
+        return xrg_virtual_may_have_new(x, s);
     if (stream_find(s->key, s->key_len, &si) <= 0 || si.length == 0)
         return 0;
     if (group_find(s->key, s->key_len, x->group, x->group_len, &gi) != MN_OK)
@@ -1052,10 +1082,20 @@ static void xrg_reply_history(client *c, const xrg *x, const xrg_stream *s)
 }
 
 /* Replies the entries the deliver of s recorded: those delivered again
- * (ids), then the new ones (versions from..to). */
+ * (ids), then the new ones (versions from..to; for a virtual stream the n
+ * view entries at positions from..to, never any again: no queue policy). */
 static void xrg_reply_delivered(client *c, const xrg_stream *s)
 {
     mn_iter *it = NULL;
+    if (stream_name_reserved(s->key, s->key_len)) {
+        mn_entry_id lo = {(uint64_t)s->from, 0}, hi = {(uint64_t)s->to, 0};
+        uint64_t want = s->n;
+        int rc = stream_open_range(s->key, s->key_len, lo, hi, want, 0, &it);
+        if (rc != MN_OK || stream_reply_entries(c, it, want) < 0)
+            reply_array(c, 0); /* nothing left to show */
+        mn_iter_free(it);
+        return;
+    }
     if (s->nagain == 0) {
         uint64_t want = (uint64_t)(s->to - s->from + 1);
         int rc = mn_read_stream(server.store, s->key, s->key_len, s->from, want, 0, &it);
@@ -1444,13 +1484,20 @@ static void reply_nullable_long(client *c, int64_t v)
         reply_long(c, v);
 }
 
-/* Replies one entry read by version (first/last), or nil. */
-static void reply_entry_at(client *c, const char *key, size_t klen, int64_t from, int backward)
+/* Replies one entry read by version (first/last), or nil. A virtual
+ * stream's (si from mn_virtual_info) is read by its id instead. */
+static void reply_entry_at(client *c, const char *key, size_t klen, const mn_stream_info *si,
+                           int64_t from, int backward)
 {
     mn_iter *it = NULL;
     mn_event_view ev;
-    if (from >= -1 && mn_read_stream(server.store, key, klen, from, 1, backward, &it) == MN_OK &&
-        mn_iter_next(it, &ev) == 1)
+    int rc;
+    if (from >= -1 && stream_name_reserved(key, klen))
+        rc = mn_read_entry(server.store, key, klen, backward ? si->last_id : si->first_id, &it);
+    else
+        rc = from >= -1 ? mn_read_stream(server.store, key, klen, from, 1, backward, &it)
+                        : MN_ENOTFOUND;
+    if (rc == MN_OK && mn_iter_next(it, &ev) == 1)
         stream_reply_entry(c, &ev);
     else
         reply_null(c);
@@ -1591,9 +1638,9 @@ static void cmd_xinfo_stream(client *c)
         reply_bulk_cstr(c, "groups");
         reply_long(c, (long long)si.groups);
         reply_bulk_cstr(c, "first-entry");
-        reply_entry_at(c, key, klen, si.length ? si.first_version : -2, 0);
+        reply_entry_at(c, key, klen, &si, si.length ? si.first_version : -2, 0);
         reply_bulk_cstr(c, "last-entry");
-        reply_entry_at(c, key, klen, si.length ? -1 : -2, 1);
+        reply_entry_at(c, key, klen, &si, si.length ? -1 : -2, 1);
         return;
     }
     if (mn_list_groups(server.store, key, klen, group_collect, &gl) != MN_OK || gl.oom) {
@@ -1607,9 +1654,12 @@ static void cmd_xinfo_stream(client *c)
     xinfo_stream_head(c, &si);
     reply_bulk_cstr(c, "entries");
     mn_iter *it = NULL;
-    int rc = si.length ? mn_read_stream(server.store, key, klen, si.first_version,
-                                        (uint64_t)count, 0, &it)
-                       : MN_ENOTFOUND;
+    mn_entry_id lo = {0, 0}, hi = {UINT64_MAX, UINT64_MAX};
+    int rc = !si.length ? MN_ENOTFOUND
+             : stream_name_reserved(key, klen)
+                 ? stream_open_range(key, klen, lo, hi, (uint64_t)count, 0, &it)
+                 : mn_read_stream(server.store, key, klen, si.first_version, (uint64_t)count, 0,
+                                  &it);
     if (rc != MN_OK || stream_reply_entries(c, it, (uint64_t)count) < 0)
         reply_array(c, 0);
     mn_iter_free(it);
@@ -1727,17 +1777,18 @@ static void cmd_xinfo_help(client *c)
 #define WD (CMD_WRITE | CMD_DENYOOM)
 #define RO (CMD_READONLY)
 #define HELPF (CMD_LOADING | CMD_STALE)
+#define VW (CMD_VIRTUAL_OK) /* may name a virtual stream ($all, $ce-, $et-) */
 
 static const cmd_def xgroup_subcommands[] = {
-    {"create", cmd_xgroup_create, -5, WD, 2, 2, 1, SG, "5.0.0", "Creates a consumer group.",
+    {"create", cmd_xgroup_create, -5, WD | VW, 2, 2, 1, SG, "5.0.0", "Creates a consumer group.",
      "O(1)", NULL},
-    {"setid", cmd_xgroup_setid, -5, W_, 2, 2, 1, SG, "5.0.0",
+    {"setid", cmd_xgroup_setid, -5, W_ | VW, 2, 2, 1, SG, "5.0.0",
      "Sets the last-delivered ID of a consumer group.", "O(1)", NULL},
-    {"destroy", cmd_xgroup_destroy, 4, W_, 2, 2, 1, SG, "5.0.0", "Destroys a consumer group.",
+    {"destroy", cmd_xgroup_destroy, 4, W_ | VW, 2, 2, 1, SG, "5.0.0", "Destroys a consumer group.",
      "O(N) where N is the number of entries in the group's pending entries list (PEL).", NULL},
-    {"createconsumer", cmd_xgroup_createconsumer, 5, WD, 2, 2, 1, SG, "6.2.0",
+    {"createconsumer", cmd_xgroup_createconsumer, 5, WD | VW, 2, 2, 1, SG, "6.2.0",
      "Creates a consumer in a consumer group.", "O(1)", NULL},
-    {"delconsumer", cmd_xgroup_delconsumer, 5, W_, 2, 2, 1, SG, "5.0.0",
+    {"delconsumer", cmd_xgroup_delconsumer, 5, W_ | VW, 2, 2, 1, SG, "5.0.0",
      "Deletes a consumer from a consumer group.", "O(1)", NULL},
     {"help", cmd_xgroup_help, 2, HELPF, 0, 0, 0, SG, "5.0.0",
      "Returns helpful text about the different subcommands.", "O(1)", NULL},
@@ -1761,22 +1812,22 @@ const cmd_def group_commands[] = {
      "Depends on subcommand.", xgroup_subcommands},
     {"xinfo", NULL, -2, 0, 0, 0, 0, SG, "5.0.0", "A container for stream introspection commands.",
      "Depends on subcommand.", xinfo_subcommands},
-    {"xreadgroup", cmd_xreadgroup, -7, CMD_WRITE | CMD_BLOCKING, 0, 0, 0, SG, "5.0.0",
+    {"xreadgroup", cmd_xreadgroup, -7, CMD_WRITE | CMD_BLOCKING | VW, 0, 0, 0, SG, "5.0.0",
      "Returns new or historical messages from a stream for a consumer in a group. Blocks until "
      "a message is available otherwise.",
      "For each stream mentioned: O(M) with M the number of elements returned.", NULL},
-    {"xack", cmd_xack, -4, CMD_WRITE | CMD_FAST, 1, 1, 1, SG, "5.0.0",
+    {"xack", cmd_xack, -4, CMD_WRITE | CMD_FAST | VW, 1, 1, 1, SG, "5.0.0",
      "Returns the number of messages that were successfully acknowledged by the consumer group "
      "member of a stream.",
      "O(1) for each message ID processed.", NULL},
     {"xpending", cmd_xpending, -3, RO, 1, 1, 1, SG, "5.0.0",
      "Returns the information and entries from a stream consumer group's pending entries list.",
      "O(N) with N being the number of elements returned.", NULL},
-    {"xclaim", cmd_xclaim, -6, CMD_WRITE | CMD_FAST, 1, 1, 1, SG, "5.0.0",
+    {"xclaim", cmd_xclaim, -6, CMD_WRITE | CMD_FAST | VW, 1, 1, 1, SG, "5.0.0",
      "Changes, or acquires, ownership of a message in a consumer group, as if the message was "
      "delivered a consumer group member.",
      "O(log N) with N being the number of messages in the PEL of the consumer group.", NULL},
-    {"xautoclaim", cmd_xautoclaim, -6, CMD_WRITE | CMD_FAST, 1, 1, 1, SG, "6.2.0",
+    {"xautoclaim", cmd_xautoclaim, -6, CMD_WRITE | CMD_FAST | VW, 1, 1, 1, SG, "6.2.0",
      "Changes, or acquires, ownership of messages in a consumer group, as if the messages were "
      "delivered to as consumer group member.",
      "O(1) if COUNT is small.", NULL},

@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "glob.h"
+#include "stream_util.h"
 #include "server.h"
 
 /* ---- lookups ---- */
@@ -33,18 +34,15 @@
 static int stream_exists(const char *name, size_t len)
 {
     mn_stream_info info;
-    if (!server.store || len == 0 || len > MN_MAX_STREAM_NAME)
+    /* '$' names: a virtual stream's group holder is no key (engine/vgroup.c) */
+    if (!server.store || len == 0 || len > MN_MAX_STREAM_NAME || stream_name_reserved(name, len))
         return 0;
     return mn_stream_info_get(server.store, name, len, &info) == MN_OK && !info.deleted;
 }
 
 static void cmd_dbsize(client *c)
 {
-    mn_store_info info;
-    memset(&info, 0, sizeof(info));
-    if (server.store)
-        mn_store_info_get(server.store, &info);
-    reply_long(c, (long long)info.streams);
+    reply_long(c, (long long)stream_key_count());
 }
 
 static void cmd_exists(client *c)
@@ -70,6 +68,8 @@ typedef struct keys_ctx {
 static int keys_each(void *ud, const char *name, size_t len)
 {
     keys_ctx *k = ud;
+    if (stream_name_reserved(name, len))
+        return 0; /* a virtual stream's group holder (engine/vgroup.c) */
     if (!k->pat || glob_match(k->pat, k->patlen, name, len, 0)) {
         reply_bulk(k->c, name, len);
         k->n++;
@@ -118,6 +118,8 @@ typedef struct scan_ctx {
 static int scan_each(void *ud, const char *name, size_t len)
 {
     scan_ctx *s = ud;
+    if (stream_name_reserved(name, len))
+        return 0; /* a virtual stream's group holder (engine/vgroup.c) */
     if (s->skip > 0) {
         s->skip--;
         return 0;

@@ -78,6 +78,8 @@ enum {
                                      outstanding: see the header comment */
     CMD_MULTI_NOW = 1u << 12,     /* runs at once inside MULTI (MULTI EXEC DISCARD QUIT RESET) */
     CMD_SUBSCRIBED_OK = 1u << 13, /* allowed in RESP2 subscribed mode ((P)(UN)SUBSCRIBE PING QUIT RESET) */
+    CMD_VIRTUAL_OK = 1u << 14,    /* a write that may name a virtual stream: consumer-group
+                                     state on $all/$ce-/$et- (no events are written) */
 };
 
 /* A static command description; each cmd_<family>.c exports an array

@@ -556,19 +556,7 @@ int stream_op_async(client *c, const mn_op *op, stream_op_reply_fn *reply, void 
 
 int stream_virtual(const char *key, size_t len, int *view, const char **vkey, size_t *vlen)
 {
-    if (len == 4 && memcmp(key, "$all", 4) == 0) {
-        *view = MN_VIEW_ALL;
-        *vkey = NULL;
-        *vlen = 0;
-        return 1;
-    }
-    if (len > 4 && (memcmp(key, "$ce-", 4) == 0 || memcmp(key, "$et-", 4) == 0)) {
-        *view = key[1] == 'c' ? MN_VIEW_CATEGORY : MN_VIEW_TYPE;
-        *vkey = key + 4;
-        *vlen = len - 4;
-        return 1;
-    }
-    return 0;
+    return mn_virtual_parse(key, len, view, vkey, vlen);
 }
 
 int stream_name_reserved(const char *key, size_t len) { return len > 0 && key[0] == '$'; }
@@ -602,6 +590,25 @@ int stream_virtual_len(const char *key, size_t len, uint64_t *n)
     if (mn_view_count(server.store, view, vkey, vlen, n) != MN_OK)
         *n = 0;
     return 1;
+}
+
+static int count_reserved(void *ud, const char *name, size_t len)
+{
+    if (!stream_name_reserved(name, len))
+        return 1; /* past the '$' names: they sort together */
+    (*(uint64_t *)ud)++;
+    return 0;
+}
+
+uint64_t stream_key_count(void)
+{
+    mn_store_info si;
+    uint64_t holders = 0;
+    if (!server.store)
+        return 0;
+    mn_store_info_get(server.store, &si);
+    mn_list_streams(server.store, "$", 1, count_reserved, &holders);
+    return si.streams > holders ? si.streams - holders : 0;
 }
 
 mn_entry_id stream_virtual_last_id(void)

@@ -194,6 +194,9 @@ int stream_open_range(const char *key, size_t len, mn_entry_id start, mn_entry_i
                       uint64_t count, int backward, mn_iter **it);
 /* For a virtual stream: 1 and its length in *n; 0 if key is not virtual. */
 int stream_virtual_len(const char *key, size_t len, uint64_t *n);
+/* Live streams that are keys: the store's, less the virtual streams' group
+ * holders (engine/vgroup.c), which are none (DBSIZE, INFO keyspace). */
+uint64_t stream_key_count(void);
 /* The id '$' means for a virtual stream: just below the next position. */
 mn_entry_id stream_virtual_last_id(void);
 

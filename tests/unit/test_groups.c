@@ -1411,6 +1411,89 @@ static void async_wait(async_res *r)
     }
 }
 
+/* Groups on virtual streams: ids are <position>-0, deliveries follow the
+ * view across streams in global order, claims see only the view's events,
+ * and everything survives close/reopen and mn_reindex. */
+TEST(virtual_groups)
+{
+    char dir[256];
+    mn_store *st = open_fresh(dir, sizeof dir);
+    mn_entry_id o1 = {0, 0}, o2 = {0, 0}, o3 = {0, 0}, u1 = {0, 0};
+    /* '$' and 0 on an empty view, no mkstream needed */
+    ASSERT_OK(gcreate(st, "$ce-o", "g", 1, EID(0, 0), -1, 0));
+    ASSERT_OK(gcreate(st, "$ce-o", "late", 0, EID(0, 0), -1, 0));
+    ASSERT_EQ(gcreate(st, "$ce-o", "g", 1, EID(0, 0), -1, 0), MN_EEXISTS);
+    ASSERT_EQ(ginfo(st, "$ce-o", "late").last.ms, 0);
+    ASSERT_EQ(deliver(st, "$ce-o", "g", "a", 0).n, 0);
+    xadd_rc(st, "o-1", MN_ID_AUTO, EID(0, 0), NULL);
+    o1.ms = info(st, "o-1").last_position;
+    xadd_rc(st, "u-1", MN_ID_AUTO, EID(0, 0), NULL);
+    u1.ms = info(st, "u-1").last_position;
+    xadd_rc(st, "o-2", MN_ID_AUTO, EID(0, 0), NULL);
+    o2.ms = info(st, "o-2").last_position;
+    xadd_rc(st, "o-1", MN_ID_AUTO, EID(0, 0), NULL);
+    o3.ms = info(st, "o-1").last_position;
+
+    delivered d = deliver(st, "$ce-o", "g", "a", 2);
+    ASSERT_EQ(d.n, 2);
+    ASSERT_EQ_U64((uint64_t)d.from, o1.ms);
+    ASSERT_EQ_U64((uint64_t)d.to, o2.ms);
+    d = deliver(st, "$ce-o", "g", "b", 0);
+    ASSERT_EQ(d.n, 1);
+    ASSERT_EQ_U64((uint64_t)d.from, o3.ms);
+    ASSERT_EQ(deliver(st, "$ce-o", "g", "b", 0).n, 0);
+    ginfo_t g = ginfo(st, "$ce-o", "g");
+    ASSERT_ID(g.last, o3.ms, 0);
+    ASSERT_EQ(g.entries_read, 3);
+    ASSERT_EQ(g.lag, 0);
+    ASSERT_EQ(g.pending, 3);
+    ASSERT_EQ(ginfo(st, "$ce-o", "late").lag, 3);
+    pendlist *pl = pending_all(st, "$ce-o", "g");
+    ASSERT_EQ(pl->n, 3);
+    ASSERT_EQ(pel_find(pl, o2.ms, 0)->deliveries, 1);
+    ASSERT_STR_EQ(pel_find(pl, o3.ms, 0)->consumer, "b");
+
+    /* the entry of a PEL id is the event */
+    mn_iter *it = NULL;
+    mn_event_view ev;
+    ASSERT_OK(mn_read_entry(st, "$ce-o", 5, o2, &it));
+    ASSERT_EQ(mn_iter_next(it, &ev), 1);
+    ASSERT_EQ(ev.stream_len, 3);
+    ASSERT(memcmp(ev.stream, "o-2", 3) == 0);
+    ASSERT_ID(ev.entry_id, o2.ms, 0);
+    mn_iter_free(it);
+
+    ASSERT_EQ(ack(st, "$ce-o", "g", &o1, 1), 1);
+    claim_args ca = CA(0);
+    ca.force = 1;
+    mn_entry_id cl[] = {o2, u1}; /* u1 is no event of $ce-o: not claimed */
+    claim(st, "$ce-o", "g", "c", cl, 2, ca, NULL);
+    pl = pending_all(st, "$ce-o", "g");
+    ASSERT_EQ(pl->n, 2);
+    ASSERT_STR_EQ(pel_find(pl, o2.ms, 0)->consumer, "c");
+    ASSERT_EQ(pel_find(pl, o2.ms, 0)->deliveries, 2);
+    ASSERT(!pel_has(pl, u1.ms, 0));
+
+    /* $all and $et- groups */
+    ASSERT_OK(gcreate(st, "$all", "all", 1, EID(0, 0), -1, 0));
+    ASSERT_EQ(deliver(st, "$all", "all", "x", 0).n, 4);
+    ASSERT_EQ(ginfo(st, "$all", "all").entries_read, 4);
+    ASSERT_OK(gcreate(st, "$et-xadd", "t", 1, o2, -1, 0));
+    ASSERT_EQ(ginfo(st, "$et-xadd", "t").entries_read, 3);
+    ASSERT_EQ(ginfo(st, "$et-xadd", "t").lag, 1);
+    ASSERT_EQ(deliver(st, "$et-xadd", "t", "x", 0).n, 1);
+
+    const char *streams[] = {"$ce-o", "$all", "$et-xadd", "o-1"};
+    expect_persists(dir, &st, streams, 4);
+    /* the group goes on where it was */
+    xadd_rc(st, "o-3", MN_ID_AUTO, EID(0, 0), NULL);
+    d = deliver(st, "$ce-o", "g", "a", 0);
+    ASSERT_EQ(d.n, 1);
+    ASSERT_EQ_U64((uint64_t)d.from, info(st, "o-3").last_position);
+    ASSERT_EQ(ginfo(st, "$ce-o", "g").entries_read, 4);
+    mn_close(st);
+}
+
 TEST(op_async)
 {
     char dir[256];
@@ -1550,5 +1633,6 @@ int main(int argc, char **argv)
     RUN(groups_of_deleted_streams);
     RUN(persist_everything);
     RUN(op_async);
+    RUN(virtual_groups);
     return harness_summary();
 }

@@ -1,8 +1,9 @@
 /*
  * test_retention_wait.c — retention by size and by age drops whole oldest
  * segments (never the active one) and reads skip what it dropped; mn_wait
- * and the notify hook wake when new events become readable; submissions
- * held by mn_submit_hold reach the writer only at mn_submit_flush (or a
+ * and the notify hook wake when new events become readable; a virtual
+ * stream's group sees dropped events as deleted entries; submissions held
+ * by mn_submit_hold reach the writer only at mn_submit_flush (or a
  * synchronous call, or close), in order.
  */
 #include <pthread.h>
@@ -96,6 +97,78 @@ TEST(retention_by_size)
     mn_check_report rep;
     ASSERT_OK(mn_check(dir, &rep));
     ASSERT_EQ(rep.ok, 1);
+    harness_rmrf(dir);
+}
+
+/* A group on a virtual stream whose delivered events retention dropped:
+ * XCLAIM does not take them (and drops them from the PEL, as Redis does for
+ * deleted entries), XAUTOCLAIM reports them deleted, and the lag counts only
+ * what is still there. */
+static void vop(mn_op *op, int kind, const char *stream, const char *consumer)
+{
+    mn_op_init(op, kind);
+    op->stream = stream;
+    op->stream_len = strlen(stream);
+    op->group = "g";
+    op->group_len = 1;
+    op->consumer = consumer;
+    op->consumer_len = consumer ? strlen(consumer) : 0;
+}
+
+static int lag_cb(void *ud, const mn_group_info *g)
+{
+    *(int64_t *)ud = g->lag;
+    return 0;
+}
+
+TEST(virtual_group_after_retention)
+{
+    char dir[512];
+    mn_options o = small_opts();
+    o.retention_bytes = 16 * 1024;
+    mn_store *st = NULL;
+    mn_op op;
+    harness_tmpdir(dir, sizeof dir);
+    ASSERT_OK(mn_open(dir, &o, &st));
+    vop(&op, MN_OP_GROUP_CREATE, "$ce-s", NULL);
+    op.id_set = 1;
+    ASSERT_OK(mn_op_run(st, &op));
+    append_n(st, "s-1", 100, 0);
+    vop(&op, MN_OP_DELIVER, "$ce-s", "a");
+    op.count = 2;
+    ASSERT_OK(mn_op_run(st, &op));
+    ASSERT_EQ(op.n, 2);
+    mn_entry_id first = {(uint64_t)op.from_version, 0}, second = {(uint64_t)op.to_version, 0};
+    append_n(st, "s-1", 100, 100); /* ~60 KiB in all: the first segments go */
+    sleep(3);                      /* housekeeping runs every 2 s, after a batch */
+    append_n(st, "s-1", 1, 200);
+    mn_store_info si;
+    mn_store_info_get(st, &si);
+    ASSERT_GT_U64(si.first_position, first.ms);
+
+    vop(&op, MN_OP_CLAIM, "$ce-s", "b");
+    op.ids = &first;
+    op.nids = 1;
+    ASSERT_OK(mn_op_run(st, &op)); /* and, as Redis, drops it from the PEL */
+    ASSERT_EQ(op.out_n, 0);
+    mn_op_free(&op);
+    vop(&op, MN_OP_AUTOCLAIM, "$ce-s", "b");
+    ASSERT_OK(mn_op_run(st, &op));
+    ASSERT_EQ(op.out_n, 0);
+    ASSERT_EQ(op.deleted_n, 1);
+    ASSERT_EQ_U64(op.deleted_ids[0].ms, second.ms);
+    mn_op_free(&op);
+
+    uint64_t left = 0;
+    int64_t lag = -2;
+    ASSERT_OK(mn_view_count(st, MN_VIEW_CATEGORY, "s", 1, &left));
+    ASSERT_OK(mn_group_get(st, "$ce-s", 5, "g", 1, lag_cb, &lag));
+    ASSERT_EQ(lag, (int64_t)left);
+    vop(&op, MN_OP_DELIVER, "$ce-s", "a");
+    ASSERT_OK(mn_op_run(st, &op));
+    ASSERT_EQ_U64(op.n, left); /* the rest: what retention kept */
+    ASSERT_GE_U64((uint64_t)op.from_version, si.first_position);
+    mn_close(st);
     harness_rmrf(dir);
 }
 
@@ -308,6 +381,7 @@ int main(int argc, char **argv)
     harness_init(argc, argv);
     RUN(retention_by_size);
     RUN(retention_by_age);
+    RUN(virtual_group_after_retention);
     RUN(wait_and_notify);
     RUN(submit_hold_and_flush);
     return harness_summary();
