@@ -122,6 +122,7 @@ uint32_t op_item_size(uint8_t kind)
     case REC_ENTRIES_DELETE: return 8;  /* versions (ops.c) */
     case REC_PEL_REMOVE: return 16;     /* entry ids (group.c) */
     case REC_CLAIM: return 32;          /* claim items (group.c) */
+    case REC_DELIVER: return 16;        /* virtual streams' delivered ids (vgroup.c) */
     default: return 0;
     }
 }
