@@ -75,6 +75,7 @@ struct proj_inst {
     int want_pause;          /* PAUSE asked */
     int stop;                /* stop asked (drop, switch, shutdown) */
     int retry;               /* RESUME of a failed inst: try again */
+    int ready;               /* setup done (database open, init run) or failed */
     char err[PROJ_ERR_MAX];  /* last error, "" if none */
     uint64_t err_pos;        /* position of the event that failed */
     _Atomic int state;       /* enum proj_state */

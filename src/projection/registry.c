@@ -534,6 +534,14 @@ int proj_create(proj_registry *reg, const char *name, size_t name_len, const cha
     }
     pthread_mutex_unlock(&reg->mu);
     start_or_fail(in);
+    if (!p) {
+        /* a query right after CREATE finds the read model (empty, with
+         * init's tables) rather than no file */
+        pthread_mutex_lock(&in->mu);
+        while (in->started && !in->ready)
+            pthread_cond_wait(&in->cv, &in->mu);
+        pthread_mutex_unlock(&in->mu);
+    }
     pthread_mutex_unlock(&reg->admin);
     retire(replaced, 1);
     return 0;

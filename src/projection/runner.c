@@ -153,8 +153,10 @@ static int open_source(proj_inst *in, uint64_t end, size_t limit, mn_iter **it)
 
 /* One transaction: up to `limit` events of the source below `end`.
  * Returns 1 if the range was drained, 0 if more remains, -1 on failure
- * (the projection is failed). */
-static int apply_batch(proj_inst *in, uint64_t end, size_t limit)
+ * (the projection is failed). With upto != 0 (the replay before a failing
+ * event at upto, invariant 1) exactly `limit` events (maybe 0) are applied
+ * and the checkpoint is set to upto: nothing of the source lies between. */
+static int apply_batch(proj_inst *in, uint64_t end, size_t limit, uint64_t upto)
 {
     char err[PROJ_ERR_MAX], msg[PROJ_ERR_MAX + 600];
     mn_iter *it = NULL;
@@ -162,7 +164,7 @@ static int apply_batch(proj_inst *in, uint64_t end, size_t limit)
     size_t n = 0;
     uint64_t next = atomic_load(&in->next_pos), events = atomic_load(&in->events);
     int64_t next_version = atomic_load(&in->next_version);
-    int rc = open_source(in, end, limit, &it), drained = 0;
+    int rc = limit ? open_source(in, end, limit, &it) : MN_OK, drained = 0;
     int64_t deadline = (int64_t)clock_mono_ms() + PROJ_BATCH_MS;
     if (rc != MN_OK) {
         snprintf(msg, sizeof msg, "reading %s: %s (%s)", in->source, mn_strerror(rc), mn_errmsg());
@@ -181,7 +183,7 @@ static int apply_batch(proj_inst *in, uint64_t end, size_t limit)
             pdb_exec_simple(in, "ROLLBACK", err, sizeof err);
             mn_iter_free(it);
             /* invariant 1: keep what came before the failing event */
-            if (n > 0 && apply_batch(in, end, n) < 0)
+            if (apply_batch(in, end, n, pos) < 0)
                 return -1;
             set_error(in, msg, pos);
             return -1;
@@ -202,8 +204,12 @@ static int apply_batch(proj_inst *in, uint64_t end, size_t limit)
     }
     mn_iter_free(it);
     drained = n < limit && (rc == 0 || !it);
-    if (drained && next < end)
+    if (upto) {
+        next = upto;
+        drained = 0;
+    } else if (drained && next < end) {
         next = end; /* invariant 2 */
+    }
     if (pdb_save_checkpoint(in, next, next_version, events, err, sizeof err) < 0 ||
         pdb_exec_simple(in, "COMMIT", err, sizeof err) < 0) {
         char e2[64];
@@ -304,6 +310,10 @@ static void *runner_main(void *arg)
     int64_t win_start = (int64_t)clock_mono_ms();
     uint64_t win_events = 0;
     int ok = setup(in) == 0;
+    pthread_mutex_lock(&in->mu);
+    in->ready = 1;
+    pthread_cond_broadcast(&in->cv);
+    pthread_mutex_unlock(&in->mu);
     win_events = atomic_load(&in->events);
     while (!hold(in)) {
         if (!ok) {
@@ -321,7 +331,7 @@ static void *runner_main(void *arg)
         mn_store_info_get(in->reg->store, &si);
         int drained = 1;
         if (atomic_load(&in->next_pos) < si.end_position) {
-            drained = apply_batch(in, si.end_position, PROJ_BATCH_EVENTS);
+            drained = apply_batch(in, si.end_position, PROJ_BATCH_EVENTS, 0);
             if (drained >= 0 && in->reg->on_progress)
                 in->reg->on_progress(in->reg->ud);
         }
