@@ -488,7 +488,7 @@ def test_exactly_once_under_kill9(server, r):
         end = r.execute_command("ES.APPEND", "c-%d" % (i % 5), "ANY", *args)[1]
     # slow enough per event that a kill lands mid-way
     r.execute_command("PROJECTION.CREATE", "p", counter_def(extra="local x = 0 for i = 1, 2000 do x = x + i end"))
-    kills = 0
+    kills = midway = 0
     for cycle in range(4):
         c = server.client()
         wait_for(lambda: status(c, "p")["events"] > 0 or None, timeout=30, what="progress")
@@ -497,6 +497,7 @@ def test_exactly_once_under_kill9(server, r):
         c.close()
         kill9(server)
         kills += 1
+        midway += 0 < before < n
         server.start()
         if before >= n:
             break
@@ -506,7 +507,7 @@ def test_exactly_once_under_kill9(server, r):
     assert query(c, "p", "SELECT count(*) FROM seen") == [[n]]
     st = status(c, "p")
     assert st["state"] == "running" and st["events"] == n and st["lag"] == 0
-    assert kills >= 2
+    assert kills >= 2 and midway >= 1
 
 
 # ---------------------------------------------------------------- isolation
