@@ -65,24 +65,26 @@ static int check_table(lua_State *L)
 {
     load_ctx *lc = lua_touserdata(L, 2);
     if (!lua_istable(L, 1))
-        return luaL_error(L, "the definition must return a table {source, init, handlers}, "
-                             "not a %s", luaL_typename(L, 1));
-    lua_getfield(L, 1, "source");
-    if (lua_type(L, -1) != LUA_TSTRING)
-        return luaL_error(L, "source must be a string (\"$all\", \"$ce-<category>\", "
-                             "\"$et-<type>\" or a stream name)");
-    size_t sl;
-    const char *source = lua_tolstring(L, -1, &sl);
-    int kind;
-    const char *key;
-    size_t kl;
-    if (strlen(source) != sl || def_parse_source(source, &kind, &key, &kl) < 0)
-        return luaL_error(L, "source '%s' is not \"$all\", \"$ce-<category>\", \"$et-<type>\" "
-                             "or a stream name", source);
-    if (sl >= lc->cap)
-        return luaL_error(L, "source too long");
-    memcpy(lc->source_out, source, sl + 1);
-    lua_pop(L, 1);
+        return luaL_error(L, "the definition must return a table {%sinit, handlers}, not a %s",
+                          lc->source_out ? "source, " : "", luaL_typename(L, 1));
+    if (lc->source_out) {
+        lua_getfield(L, 1, "source");
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "source must be a string (\"$all\", \"$ce-<category>\", "
+                                 "\"$et-<type>\" or a stream name)");
+        size_t sl;
+        const char *source = lua_tolstring(L, -1, &sl);
+        int kind;
+        const char *key;
+        size_t kl;
+        if (strlen(source) != sl || def_parse_source(source, &kind, &key, &kl) < 0)
+            return luaL_error(L, "source '%s' is not \"$all\", \"$ce-<category>\", \"$et-<type>\" "
+                                 "or a stream name", source);
+        if (sl >= lc->cap)
+            return luaL_error(L, "source too long");
+        memcpy(lc->source_out, source, sl + 1);
+        lua_pop(L, 1);
+    }
     lua_getfield(L, 1, "init");
     if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
         return luaL_error(L, "init must be a function(db)");

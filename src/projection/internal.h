@@ -113,7 +113,8 @@ struct proj_registry {
 /* definition.c: loads a definition into sb: checks it returns {source,
  * init, handlers}, copies the source into source_out, the handled types into
  * *types (malloc'ed, def_free_types), and leaves refs to handlers and init
- * (LUA_NOREF if none) in the state's registry. 0 or -1 with err. */
+ * (LUA_NOREF if none) in the state's registry. With source_out NULL (an
+ * ES.FOLD reducer) there is no source to check. 0 or -1 with err. */
 int def_load(sbx *sb, const char *src, size_t len, const char *name, char *source_out,
              size_t cap, char ***types, size_t *ntypes, int *handlers_ref, int *init_ref,
              char *err, size_t errcap);

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "mnemosyne.h"
+#include "util/buf.h"
 
 #define PROJ_MAX_NAME 64
 #define PROJ_ERR_MAX 512
@@ -118,5 +119,13 @@ int proj_query(proj_registry *reg, const char *name, size_t name_len, const char
                size_t sql_len, const char *const *args, const size_t *arg_lens, size_t nargs,
                proj_result *out, char *err, size_t errcap);
 void proj_result_free(proj_result *r);
+
+/* ES.FOLD: folds stream's events up to version `until` (-1: all) through
+ * the reducer src ({init, handlers}) and appends the final state, as JSON,
+ * to out. *version_out: the last version folded (MN_NO_VERSION if none).
+ * Blocking (reads the stream, runs Lua): run it off the loop. */
+int proj_fold(mn_store *store, const char *stream, size_t stream_len, const char *src,
+              size_t src_len, int64_t until, buf *out, int64_t *version_out, char *err,
+              size_t errcap);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * cmd_projection.c — the PROJECTION.* commands and the server's side of the
  * projection runtime (src/projection/): CREATE, QUERY, LIST, STATUS, PAUSE,
- * RESUME, RESET, DROP, and --projections DIR at start.
+ * RESUME, RESET, DROP, and --projections DIR at start; and ES.FOLD, which
+ * runs a Lua reducer over a stream with the same sandbox (it lives here,
+ * not in cmd_es.c, because it is the only ES.* command that needs Lua).
  *
  * The network thread never waits for a projection: definitions are checked
  * and written (fsync) on the background worker (server_bg), queries run
@@ -23,6 +25,7 @@
 
 #include "projection/projection.h"
 #include "server.h"
+#include "util/buf.h"
 
 #define QUERY_DEFAULT_TIMEOUT_MS 5000 /* AFTER without TIMEOUT */
 #define PROJ_ERRBUF 1024
@@ -74,6 +77,23 @@ static char *dup_arg(client *c, int i)
         p[c->argvlen[i]] = '\0';
     }
     return p;
+}
+
+/* Defers c's reply into *d and runs work(job) on the worker, then
+ * done(job) on the loop. -1 on OOM: no slot is left and the caller, who
+ * still owns job, replies. */
+static int defer_to_bg(client *c, deferred **d, void (*work)(void *), void (*done)(void *),
+                       void *job)
+{
+    *d = client_defer(c);
+    if (*d && server_bg(work, done, job) == 0)
+        return 0;
+    if (*d) {
+        deferred_client(*d);
+        deferred_done(*d);
+        *d = NULL;
+    }
+    return -1;
 }
 
 /* ---- changes (CREATE DROP PAUSE RESUME RESET) on the worker ---- */
@@ -140,12 +160,7 @@ static void run_admin(client *c, int op)
     j->op = op;
     j->name_len = c->argvlen[1];
     if (op == OP_CREATE) j->src_len = c->argvlen[2];
-    j->d = client_defer(c);
-    if (!j->d || server_bg(admin_work, admin_done, j) < 0) {
-        if (j->d) {
-            deferred_client(j->d);
-            deferred_done(j->d);
-        }
+    if (defer_to_bg(c, &j->d, admin_work, admin_done, j) < 0) {
         admin_job_free(j);
         reply_error(c, "-OOM out of memory");
     }
@@ -234,12 +249,7 @@ static void query_done(void *arg)
 /* Hands j to the worker; j is the worker's from here on. */
 static void start_query(client *c, query_job *j)
 {
-    j->d = client_defer(c);
-    if (!j->d || server_bg(query_work, query_done, j) < 0) {
-        if (j->d) {
-            deferred_client(j->d);
-            deferred_done(j->d);
-        }
+    if (defer_to_bg(c, &j->d, query_work, query_done, j) < 0) {
         query_job_free(j);
         reply_error(c, "-OOM out of memory");
     }
@@ -369,6 +379,83 @@ static void cmd_proj_query(client *c)
         }
     }
     start_query(c, j);
+}
+
+/* ---- ES.FOLD ---- */
+
+typedef struct fold_job {
+    deferred *d;            /* the reply slot */
+    char *stream;           /* owned copies */
+    size_t stream_len;
+    char *src;
+    size_t src_len;
+    int64_t until;          /* -1: the whole stream */
+    buf out;                /* the state, JSON */
+    int64_t version;        /* last version folded */
+    int rc;
+    char err[PROJ_ERRBUF];
+} fold_job;
+
+static void fold_job_free(fold_job *j)
+{
+    free(j->stream);
+    free(j->src);
+    buf_free(&j->out);
+    free(j);
+}
+
+static void fold_work(void *arg)
+{
+    fold_job *j = arg;
+    j->rc = proj_fold(server.store, j->stream, j->stream_len, j->src, j->src_len, j->until,
+                      &j->out, &j->version, j->err, sizeof j->err);
+}
+
+static void fold_done(void *arg)
+{
+    fold_job *j = arg;
+    client *c = deferred_client(j->d);
+    if (c) {
+        if (j->rc < 0) reply_proj_error(c, j->err);
+        else reply_bulk(c, j->out.data ? j->out.data : "", j->out.len);
+    }
+    deferred_done(j->d);
+    fold_job_free(j);
+}
+
+/* ES.FOLD <stream> <reducer> [UNTIL <version>]: the state as of that
+ * version, as JSON (see src/projection/fold.c). */
+static void cmd_es_fold(client *c)
+{
+    long long until = -1;
+    if (c->argc == 5 && arg_is(c, 3, "until")) {
+        if (!resp_str2ll(c->argv[4], c->argvlen[4], &until) || until < 0) {
+            reply_error(c, "UNTIL needs a version >= 0");
+            return;
+        }
+    } else if (c->argc != 3) {
+        reply_error_syntax(c);
+        return;
+    }
+    if (c->argvlen[1] == 0 || c->argv[1][0] == '$') {
+        reply_error(c, "ES.FOLD folds one stream; virtual streams ($all, $ce-, $et-) are read "
+                       "with a projection instead");
+        return;
+    }
+    fold_job *j = calloc(1, sizeof *j);
+    if (!j || !(j->stream = dup_arg(c, 1)) || !(j->src = dup_arg(c, 2))) {
+        if (j) fold_job_free(j);
+        reply_error(c, "-OOM out of memory");
+        return;
+    }
+    buf_init(&j->out);
+    j->stream_len = c->argvlen[1];
+    j->src_len = c->argvlen[2];
+    j->until = until;
+    if (defer_to_bg(c, &j->d, fold_work, fold_done, j) < 0) {
+        fold_job_free(j);
+        reply_error(c, "-OOM out of memory");
+    }
 }
 
 /* ---- LIST / STATUS ---- */
@@ -533,6 +620,9 @@ const cmd_def projection_commands[] = {
     {"projection.reset", cmd_proj_reset, 2, CMD_WRITE | CMD_NO_MULTI, 0, 0, 0, PG, "mnemosyne 0.1",
      "Rebuilds a projection from the start in the background; switches when caught up.", "O(1)",
      NULL},
+    {"es.fold", cmd_es_fold, -3, CMD_READONLY | CMD_NO_MULTI, 1, 1, 1, "stream", "mnemosyne 0.1",
+     "Folds a stream's events through a Lua reducer: its state as of a version, as JSON.",
+     "O(N) in the events folded", NULL},
     {"projection.drop", cmd_proj_drop, 2, CMD_WRITE | CMD_NO_MULTI, 0, 0, 0, PG, "mnemosyne 0.1",
      "Removes a projection, its definition and its read models.", "O(1)", NULL},
     CMD_END,

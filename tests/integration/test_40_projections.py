@@ -525,3 +525,47 @@ def test_slow_projection_does_not_delay_appends(r):
     st = status(r, "slow")
     assert st["lag"] > 0, "the projection should be behind: it is slow"
     assert worst < 0.5, "an append waited %.3fs" % worst
+
+
+# ---------------------------------------------------------------- ES.FOLD (time travel)
+
+REDUCER = """
+return {
+  init = function() return {balance = 0, history = {}} end,
+  handlers = {
+    AccountCreated = function(s, e) s.name = e.data.name end,
+    MoneyDeposited = function(s, e) s.balance = s.balance + e.data.amount; s.history[#s.history + 1] = e.version end,
+    MoneyWithdrawn = function(s, e) return {balance = s.balance - e.data.amount, name = s.name, history = s.history} end,
+  },
+}"""
+
+
+def test_es_fold_time_travel(r):
+    seed_account(r)
+    fold = lambda *a: json.loads(r.execute_command("ES.FOLD", "account-1", REDUCER, *a))
+    assert fold() == {"balance": 70, "name": "Alice", "history": [1]}
+    assert fold("UNTIL", 1) == {"balance": 100, "name": "Alice", "history": [1]}
+    assert fold("UNTIL", 0) == {"balance": 0, "name": "Alice", "history": {}}  # an empty table is {}
+    assert fold("UNTIL", 99) == fold()
+    # a stream with no events: the initial state
+    assert json.loads(r.execute_command("ES.FOLD", "account-9", REDUCER)) == {"balance": 0, "history": {}}
+    assert json.loads(r.execute_command("ES.FOLD", "account-1", "return {handlers = {}}")) == {}
+
+
+@pytest.mark.parametrize("reducer,args,msg", [
+    ("return {", [], "bad reducer"),
+    ("return {handlers = {MoneyDeposited = function(s, e) while true do end end}}", [],
+     "instruction budget"),
+    ("return {handlers = {MoneyDeposited = function(s, e) os.exit(1) end}}", [], "global 'os'"),
+    ("return {handlers = {MoneyDeposited = function(s, e) return function() end end}}", [],
+     "cannot encode"),
+    ("return {handlers = {}}", ["UNTIL", "-1"], "UNTIL needs a version"),
+    ("return {handlers = {}}", ["UNTIL"], "syntax error"),
+])
+def test_es_fold_errors(r, reducer, args, msg):
+    seed_account(r)
+    with pytest.raises(redis.ResponseError, match=msg):
+        r.execute_command("ES.FOLD", "account-1", reducer, *args)
+    with pytest.raises(redis.ResponseError, match="virtual streams"):
+        r.execute_command("ES.FOLD", "$ce-account", "return {handlers = {}}")
+    assert r.ping()
