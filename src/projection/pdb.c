@@ -83,7 +83,8 @@ int pdb_open(proj_inst *in, char *err, size_t errcap)
     }
     sqlite3_limit(in->db, SQLITE_LIMIT_ATTACHED, 0);
     sqlite3_busy_timeout(in->db, 5000);
-    if (pdb_exec_simple(in, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err, errcap) < 0)
+    if (pdb_exec_simple(in, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                            "PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;", err, errcap) < 0)
         return -1;
     sqlite3_set_authorizer(in->db, authorize, in);
     sqlite3_progress_handler(in->db, 10000, progress, in);
@@ -153,8 +154,7 @@ static sqlite3_stmt *prepare(lua_State *L, proj_inst *in, const char *sql, size_
     for (size_t i = 0; i < PROJ_STMT_CACHE; i++) {
         stmt_slot *s = &in->cache[i];
         if (s->sql && s->len == len && memcmp(s->sql, sql, len) == 0) {
-            sqlite3_reset(s->st);
-            sqlite3_clear_bindings(s->st);
+            sqlite3_reset(s->st); /* every parameter is bound again (bind_args) */
             return s->st;
         }
     }

@@ -74,8 +74,8 @@ static int call_init(lua_State *L)
     return 0;
 }
 
-/* Runs a protected function with in (and ev) as arguments under the Lua and
- * SQL budgets. */
+/* Runs a protected function with in (and ev) as arguments under the Lua
+ * budgets; the caller has set the SQL deadline (in->sql_deadline_ms). */
 static int call_user(proj_inst *in, lua_CFunction fn, const mn_event_view *ev, char *err,
                      size_t errcap)
 {
@@ -84,10 +84,8 @@ static int call_user(proj_inst *in, lua_CFunction fn, const mn_event_view *ev, c
     lua_pushlightuserdata(L, in);
     lua_pushlightuserdata(L, (void *)ev);
     in->in_handler = 1;
-    in->sql_deadline_ms = (int64_t)clock_mono_ms() + PROJ_HANDLER_MS;
     int rc = sbx_call(in->sb, 2, 0, err, errcap);
     in->in_handler = 0;
-    in->sql_deadline_ms = 0;
     return rc;
 }
 
@@ -128,6 +126,9 @@ static int apply_batch(proj_inst *in, uint64_t end, size_t limit, uint64_t upto)
     int64_t next_version = atomic_load(&in->next_version);
     int rc = limit ? open_source(in, end, limit, &it) : MN_OK, drained = 0;
     int64_t deadline = (int64_t)clock_mono_ms() + PROJ_BATCH_MS;
+    /* one clock read per batch, not per event: handler SQL may run until
+     * PROJ_HANDLER_MS past the batch's start */
+    in->sql_deadline_ms = deadline - PROJ_BATCH_MS + PROJ_HANDLER_MS;
     if (rc != MN_OK) {
         snprintf(msg, sizeof msg, "reading %s: %s (%s)", in->source, mn_strerror(rc), mn_errmsg());
         set_error(in, msg, next);
@@ -211,6 +212,7 @@ static int setup(proj_inst *in)
     if (ck == 1) {
         if (pdb_exec_simple(in, "BEGIN", err, sizeof err) < 0)
             goto fail;
+        in->sql_deadline_ms = (int64_t)clock_mono_ms() + PROJ_HANDLER_MS;
         if (in->init_ref != LUA_NOREF && call_user(in, call_init, NULL, err, sizeof err) < 0) {
             snprintf(msg, sizeof msg, "init failed: %s", err);
             pdb_exec_simple(in, "ROLLBACK", err, sizeof err);
