@@ -177,12 +177,14 @@ size_t sbx_mem_used(const sbx *s) { return s->used; }
  * the script turned the error into. */
 static void call_error(sbx *s, char *err, size_t errcap)
 {
-    const char *msg = lua_tostring(s->L, -1);
+    /* lua_tostring would convert a number in place, which allocates: only
+     * take strings (we are outside protected mode here) */
+    const char *msg = lua_type(s->L, -1) == LUA_TSTRING ? lua_tostring(s->L, -1) : NULL;
     if (s->killed == 2)
         snprintf(err, errcap, "memory budget exceeded (%llu bytes)",
                  (unsigned long long)s->mem_limit);
     else
-        set_err(err, errcap, msg ? msg : "error object is not a string");
+        set_err(err, errcap, msg ? msg : "an error whose value is not a string");
     lua_pop(s->L, 1);
 }
 

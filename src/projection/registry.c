@@ -277,6 +277,8 @@ void registry_switch(proj_inst *in)
     pthread_mutex_unlock(&reg->mu);
     pthread_mutex_unlock(&reg->admin);
     retire(old, 1);
+    if (reg->on_progress)
+        reg->on_progress(reg->ud); /* waiting queries look at the new one */
 }
 
 /* ---- the list ---- */
@@ -400,6 +402,12 @@ static void sweep(proj_registry *reg)
         proj *p = find(reg, name, strlen(name));
         if (p && ((p->cur && p->cur->gen == gen) || (p->next && p->next->gen == gen)))
             continue;
+        if (!p) {
+            char def[PATH_MAX];
+            def_path(reg, name, 0, def, sizeof def);
+            if (access(def, F_OK) == 0)
+                continue; /* its definition did not load (logged): keep its data */
+        }
         char path[PATH_MAX + 300];
         snprintf(path, sizeof path, "%s/%s", reg->dir, s);
         unlink(path);
@@ -577,6 +585,8 @@ int proj_drop(proj_registry *reg, const char *name, size_t name_len, char *err, 
     retire(next, 1);
     retire(cur, 1);
     free(p);
+    if (reg->on_progress)
+        reg->on_progress(reg->ud); /* queries waiting on it get NOPROJECTION now */
     return 0;
 }
 

@@ -188,6 +188,15 @@ fail_plain:
     return -1;
 }
 
+/* Protected: the `db` object, kept in the registry. */
+static int make_db(lua_State *L)
+{
+    proj_inst *in = lua_touserdata(L, 1);
+    pdb_push_lua(in);
+    in->db_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
 /* Loads the definition, opens the database, runs init on a new one. */
 static int setup(proj_inst *in)
 {
@@ -197,14 +206,7 @@ static int setup(proj_inst *in)
         def_load(in->sb, in->src, in->src_len, in->p->name, source, sizeof source, &in->types,
                  &in->ntypes, &in->handlers_ref, &in->init_ref, err, sizeof err) < 0)
         goto fail;
-    lua_State *L = sbx_state(in->sb);
-    if (!lua_checkstack(L, 4)) {
-        snprintf(err, sizeof err, "Lua stack");
-        goto fail;
-    }
-    pdb_push_lua(in);
-    in->db_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    if (pdb_open(in, err, sizeof err) < 0)
+    if (call_user(in, make_db, NULL, err, sizeof err) < 0 || pdb_open(in, err, sizeof err) < 0)
         goto fail;
     int ck = pdb_load_checkpoint(in, err, sizeof err);
     if (ck < 0)

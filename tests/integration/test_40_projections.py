@@ -248,6 +248,9 @@ def test_after_waits_without_blocking_others(server, r):
     ("return {source = '$all', init = 1, handlers = {}}", "init must be a function"),
     ("error('boom')", "boom"),
     ("\x1bLua", "binary"),
+    ("while true do end", "instruction budget"),
+    ("local t = {} for i = 1, 1e9 do t[i] = i end", "memory budget"),
+    ("return {source = '$all', handlers = {}, x = os.getenv('HOME')}", "global 'os'"),
 ])
 def test_bad_definition(r, defn, msg):
     with pytest.raises(redis.ResponseError, match=msg):
