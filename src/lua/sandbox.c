@@ -10,7 +10,10 @@
  *     every tick and the script's pcall re-raises, so the error unwinds all
  *     the way out of the script.
  *  3. The allocator never lets `used` exceed `mem_limit` by a growth; frees
- *     and shrinks always succeed (Lua requires that).
+ *     and shrinks always succeed (Lua requires that). A refused growth is
+ *     retried by Lua after an emergency collection; a memory error that
+ *     reaches a script's pcall means the live data does not fit, and kills
+ *     the call like a spent instruction budget.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -43,12 +46,11 @@ static void *sbx_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         s->used -= old;
         return NULL;
     }
-    if (nsize > old && s->used - old + nsize > s->mem_limit) {
-        /* the state is being built: not yet in a call, nothing to kill */
-        if (s->depth > 0)
-            s->killed = 2;
+    /* Refusing makes Lua collect garbage and ask again; only when that fails
+     * too does the script get LUA_ERRMEM, which kills the call
+     * (sandbox_pcall). So garbage never counts against the budget. */
+    if (nsize > old && s->used - old + nsize > s->mem_limit)
         return NULL;
-    }
     void *p = realloc(ptr, nsize);
     if (!p)
         return NULL;
@@ -79,6 +81,8 @@ static int sandbox_pcall(lua_State *L)
     lua_getallocf(L, (void **)&s);
     luaL_checkany(L, 1);
     int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    if (status == LUA_ERRMEM)
+        s->killed = 2;
     if (s->killed)
         return lua_error(L);
     if (status != LUA_OK) {
@@ -175,12 +179,12 @@ size_t sbx_mem_used(const sbx *s) { return s->used; }
 
 /* The message of a failed call: the budget's own words win over whatever
  * the script turned the error into. */
-static void call_error(sbx *s, char *err, size_t errcap)
+static void call_error(sbx *s, int rc, char *err, size_t errcap)
 {
     /* lua_tostring would convert a number in place, which allocates: only
      * take strings (we are outside protected mode here) */
     const char *msg = lua_type(s->L, -1) == LUA_TSTRING ? lua_tostring(s->L, -1) : NULL;
-    if (s->killed == 2)
+    if (s->killed == 2 || rc == LUA_ERRMEM)
         snprintf(err, errcap, "memory budget exceeded (%llu bytes)",
                  (unsigned long long)s->mem_limit);
     else
@@ -196,7 +200,7 @@ int sbx_call(sbx *s, int nargs, int nres, char *err, size_t errcap)
     }
     int rc = lua_pcall(s->L, nargs, nres, 0);
     if (rc != LUA_OK)
-        call_error(s, err, errcap);
+        call_error(s, rc, err, errcap);
     if (--s->depth == 0) {
         s->killed = 0;
         if (rc != LUA_OK)
@@ -211,7 +215,7 @@ int sbx_run_chunk(sbx *s, const char *src, size_t len, const char *name, char *e
     /* "t": text only; loading can fail for memory too, and that is protected */
     int rc = luaL_loadbufferx(s->L, src, len, name, "t");
     if (rc != LUA_OK) {
-        call_error(s, err, errcap);
+        call_error(s, rc, err, errcap);
         return -1;
     }
     return sbx_call(s, 0, 1, err, errcap);
