@@ -25,6 +25,7 @@
 #include "util/buf.h"
 
 #define PROJ_MAX_NAME 64
+#define PROJ_MAX_DEFINITION (1u << 20) /* bytes of Lua in one definition */
 #define PROJ_ERR_MAX 512
 
 typedef struct proj_registry proj_registry; /* opaque */
@@ -85,7 +86,8 @@ typedef struct proj_status {
 /* Status of one projection. -1 "NOPROJECTION ..." if unknown. */
 int proj_get_status(proj_registry *reg, const char *name, size_t name_len, proj_status *out,
                     char *err, size_t errcap);
-/* Calls fn for each projection in name order; non-zero from fn stops. */
+/* Calls fn for each projection in name order; non-zero from fn stops. The
+ * statuses have lag 0 (not counted: see STATUS). */
 int proj_list(proj_registry *reg, int (*fn)(void *ud, const proj_status *st), void *ud);
 
 /* For read-your-writes: 1 if name has applied every source event before

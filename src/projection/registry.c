@@ -683,7 +683,8 @@ static uint64_t lag_of(proj_registry *reg, proj_inst *in)
     return n;
 }
 
-static void fill_status(proj_registry *reg, proj *p, proj_status *st)
+/* with_lag: count the lag too (a read per lagging event, up to the cap) */
+static void fill_status(proj_registry *reg, proj *p, proj_status *st, int with_lag)
 {
     proj_inst *in = p->cur;
     memset(st, 0, sizeof *st);
@@ -693,7 +694,7 @@ static void fill_status(proj_registry *reg, proj *p, proj_status *st)
     st->state = atomic_load(&in->state);
     st->position = atomic_load(&in->next_pos);
     st->events = atomic_load(&in->events);
-    st->lag = lag_of(reg, in);
+    st->lag = with_lag ? lag_of(reg, in) : 0;
     st->rate = st->state == PROJ_RUNNING ? (double)atomic_load(&in->rate_milli) / 1000.0 : 0.0;
     pthread_mutex_lock(&in->mu);
     snprintf(st->last_error, sizeof st->last_error, "%s", in->err);
@@ -717,7 +718,7 @@ int proj_get_status(proj_registry *reg, const char *name, size_t name_len, proj_
     pthread_mutex_lock(&reg->mu);
     proj *p = find(reg, name, name_len);
     if (p)
-        fill_status(reg, p, out);
+        fill_status(reg, p, out, 1);
     pthread_mutex_unlock(&reg->mu);
     return p ? 0 : not_found(name, name_len, err, errcap);
 }
@@ -728,7 +729,7 @@ int proj_list(proj_registry *reg, int (*fn)(void *ud, const proj_status *st), vo
     pthread_mutex_lock(&reg->mu);
     for (proj *p = reg->list; p && rc == 0; p = p->link) {
         proj_status st;
-        fill_status(reg, p, &st);
+        fill_status(reg, p, &st, 0);
         rc = fn(ud, &st);
     }
     pthread_mutex_unlock(&reg->mu);

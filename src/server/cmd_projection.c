@@ -167,7 +167,14 @@ static void run_admin(client *c, int op)
 }
 
 /* PROJECTION.CREATE <name> <definition> */
-static void cmd_proj_create(client *c) { run_admin(c, OP_CREATE); }
+static void cmd_proj_create(client *c)
+{
+    if (c->argvlen[2] > PROJ_MAX_DEFINITION) {
+        reply_errorf(c, "-ERR a definition is at most %u bytes", PROJ_MAX_DEFINITION);
+        return;
+    }
+    run_admin(c, OP_CREATE);
+}
 /* PROJECTION.DROP <name> */
 static void cmd_proj_drop(client *c) { run_admin(c, OP_DROP); }
 /* PROJECTION.PAUSE <name> */

@@ -259,6 +259,23 @@ def test_bad_definition(r, defn, msg):
     assert r.ping()
 
 
+def test_definition_too_large(r):
+    with pytest.raises(redis.ResponseError, match="at most 1048576 bytes"):
+        r.execute_command("PROJECTION.CREATE", "big", "-- " + "x" * (1 << 20))
+
+
+def test_status_resp3(server, r):
+    r.execute_command("PROJECTION.CREATE", "balances", BALANCES)
+    _, pos = seed_account(r)
+    query(r, "balances", "SELECT 1", "AFTER", pos)
+    raw = server.raw()
+    raw.call("HELLO", "3")
+    st = raw.call("PROJECTION.STATUS", "balances")
+    assert st["state"] == "running" and st["events"] == 3 and isinstance(st["events_per_sec"], float)
+    assert raw.call("PROJECTION.QUERY", "balances", "SELECT balance, 0.5 FROM balances") == [[70, 0.5]]
+    raw.close()
+
+
 def test_bad_name(r):
     for name in ["", "a b", "../x", "x" * 65, "a.b"]:
         with pytest.raises(redis.ResponseError, match="projection names"):
