@@ -171,6 +171,8 @@ def test_query_values_and_args(server, r):
     "CREATE TABLE t(a)",
     "PRAGMA journal_mode=DELETE",
     "ATTACH DATABASE '/tmp/mn-attack.db' AS a",
+    "VACUUM INTO '/tmp/mn-attack.db'",
+    "SELECT load_extension('/tmp/mn-attack.so')",
 ])
 def test_query_refuses_writes(r, sql):
     r.execute_command("PROJECTION.CREATE", "balances", BALANCES)
@@ -309,6 +311,7 @@ return {
     ("db:exec(\"ATTACH DATABASE '/tmp/mn-pwned' AS x\")", "not authorized"),
     ("db:exec('PRAGMA journal_mode=DELETE')", "not authorized"),
     ("db:exec('COMMIT')", "not authorized"),
+    ("db:exec(\"VACUUM INTO '/tmp/mn-pwned'\")", "cannot VACUUM"),
     ("db:exec('UPDATE _mn_checkpoint SET next_position = 0')", "not authorized"),
     ("db:exec('INSERT INTO t VALUES(?)', {})", "cannot bind a table"),
     ("db:exec('INSERT INTO t VALUES(1); DELETE FROM t')", "one statement"),
