@@ -25,6 +25,8 @@ typedef struct fold_ctx {
     int init_ref;           /* init, or LUA_NOREF */
     int state_ref;          /* the state so far */
     const mn_event_view *ev;/* the event being folded */
+    lev_ctx *lev;           /* event tables (lua/event.h) */
+    mn_store *store;        /* where lazily read ids come from */
     buf *out;               /* the JSON */
 } fold_ctx;
 
@@ -42,6 +44,7 @@ static int fold_init(lua_State *L)
         lua_newtable(L);
     }
     fc->state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    fc->lev = lev_open(L, fc->store);
     return 0;
 }
 
@@ -52,7 +55,7 @@ static int fold_step(lua_State *L)
     lua_pushlstring(L, fc->ev->type, fc->ev->type_len);
     lua_rawget(L, -2);
     lua_rawgeti(L, LUA_REGISTRYINDEX, fc->state_ref);
-    lev_push_event(L, fc->ev);
+    lev_push_event(L, fc->lev, fc->ev);
     lua_call(L, 2, 1);
     if (!lua_isnil(L, -1))
         lua_rawseti(L, LUA_REGISTRYINDEX, fc->state_ref);
@@ -92,7 +95,7 @@ int proj_fold(mn_store *store, const char *stream, size_t stream_len, const char
     char **types = NULL;
     size_t ntypes = 0;
     char msg[PROJ_ERR_MAX];
-    fold_ctx fc = {LUA_NOREF, LUA_NOREF, LUA_NOREF, NULL, out};
+    fold_ctx fc = {LUA_NOREF, LUA_NOREF, LUA_NOREF, NULL, NULL, store, out};
     mn_event_view ev;
     int rc = -1, r;
     *version_out = MN_NO_VERSION;
@@ -120,7 +123,10 @@ int proj_fold(mn_store *store, const char *stream, size_t stream_len, const char
         if (!has_handler(types, ntypes, ev.type, ev.type_len))
             continue;
         fc.ev = &ev;
-        if (run(sb, fold_step, &fc, msg, sizeof msg) < 0) {
+        lev_set_current(fc.lev, &ev);
+        r = run(sb, fold_step, &fc, msg, sizeof msg);
+        lev_set_current(fc.lev, NULL); /* ev changes with the next step */
+        if (r < 0) {
             snprintf(err, errcap, "ERR handler %.*s failed at version %lld: %s",
                      (int)(ev.type_len > 200 ? 200 : ev.type_len), ev.type, (long long)ev.version,
                      msg);

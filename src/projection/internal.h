@@ -59,6 +59,7 @@ struct proj_inst {
     int handlers_ref;        /* registry ref of the handlers table */
     int init_ref;            /* registry ref of init, LUA_NOREF if none */
     int db_ref;              /* registry ref of the `db` userdata */
+    struct lev_ctx *lev;     /* event tables' context (lua/event.h), in the state */
     char **types;            /* event types that have a handler (C copy, for skipping) */
     size_t ntypes;
     sqlite3 *db;             /* read-write connection */

@@ -59,7 +59,7 @@ static int apply_one(lua_State *L)
     lua_pushlstring(L, ev->type, ev->type_len);
     lua_rawget(L, -2);
     lua_rawgeti(L, LUA_REGISTRYINDEX, in->db_ref);
-    lev_push_event(L, ev);
+    lev_push_event(L, in->lev, ev);
     lua_call(L, 2, 0);
     return 0;
 }
@@ -84,7 +84,11 @@ static int call_user(proj_inst *in, lua_CFunction fn, const mn_event_view *ev, c
     lua_pushlightuserdata(L, in);
     lua_pushlightuserdata(L, (void *)ev);
     in->in_handler = 1;
+    if (in->lev)
+        lev_set_current(in->lev, ev);
     int rc = sbx_call(in->sb, 2, 0, err, errcap);
+    if (in->lev)
+        lev_set_current(in->lev, NULL); /* ev is gone after this call */
     in->in_handler = 0;
     return rc;
 }
@@ -188,12 +192,13 @@ fail_plain:
     return -1;
 }
 
-/* Protected: the `db` object, kept in the registry. */
+/* Protected: the `db` object, kept in the registry, and event tables. */
 static int make_db(lua_State *L)
 {
     proj_inst *in = lua_touserdata(L, 1);
     pdb_push_lua(in);
     in->db_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    in->lev = lev_open(L, in->reg->store);
     return 0;
 }
 
@@ -287,6 +292,7 @@ static void *runner_main(void *arg)
             pdb_close(in);
             sbx_free(in->sb);
             in->sb = NULL;
+            in->lev = NULL;
             def_free_types(in->types, in->ntypes);
             in->types = NULL;
             in->ntypes = 0;
@@ -313,6 +319,7 @@ static void *runner_main(void *arg)
     pdb_close(in);
     sbx_free(in->sb);
     in->sb = NULL;
+    in->lev = NULL;
     return NULL;
 }
 

@@ -131,6 +131,38 @@ return {
     assert xid
 
 
+def test_event_id_of_a_kept_event(r):
+    """e.id is made when read; a table kept from an earlier call still gives
+    its own event's id (looked up by position), and pairs(e) shows id only
+    once it was read."""
+    defn = """
+local prev
+return {
+  source = "s-1",
+  init = function(db) db:exec("CREATE TABLE ids(version, mine, previous, keys)") end,
+  handlers = {
+    T = function(db, e)
+      local keys = {}
+      for k in pairs(e) do keys[#keys + 1] = k end
+      table.sort(keys)
+      db:exec("INSERT INTO ids VALUES(?, ?, ?, ?)", e.version, e.id, prev and prev.id or nil,
+              table.concat(keys, ","))
+      prev = e
+    end,
+  },
+}"""
+    r.execute_command("PROJECTION.CREATE", "ids", defn)
+    ids = ["00000000-0000-4000-8000-00000000000%d" % i for i in range(1, 4)]
+    for i in ids:
+        _, pos = r.execute_command("ES.APPEND", "s-1", "ANY", "EVENT", i, "T", "{}")
+    rows = query(r, "ids", "SELECT version, mine, previous, keys FROM ids ORDER BY version",
+                 "AFTER", pos)
+    keys = "data,position,stream,timestamp,type,version"
+    assert rows == [[0, ids[0], None, keys], [1, ids[1], ids[0], keys], [2, ids[2], ids[1], keys]]
+    fold = r.execute_command("ES.FOLD", "s-1", "return {handlers = {T = function(s, e) s[#s + 1] = e.id end}}")
+    assert json.loads(fold) == ids
+
+
 def test_stream_source_and_xadd_fields(r):
     defn = """
 return {
