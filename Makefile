@@ -15,13 +15,18 @@
 CC      ?= cc
 OPT     ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
-CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude -Isrc -MMD -MP $(EXTRA_CFLAGS)
+# Lua and SQLite: only the server (projections, src/lua + src/projection) and
+# the tests of those layers link them; the library and the CLI do not.
+LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
+SCRIPT_LIBS:= $(LUA_LIBS) -lsqlite3 -lm
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude -Isrc $(LUA_CFLAGS) -MMD -MP $(EXTRA_CFLAGS)
 LDLIBS  := -llmdb -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 PY      := /usr/bin/python3
 # fuzzing (tests/fuzz): libFuzzer needs clang; the replay build is $(CC) $(SAN)
 FUZZ_CC     ?= clang
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude -Isrc -Itests/fuzz -MMD -MP \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude -Isrc $(LUA_CFLAGS) -Itests/fuzz -MMD -MP \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_COV    := -fsanitize=fuzzer-no-link   # coverage for the code under test
 FUZZ_LINK   := -fsanitize=fuzzer           # libFuzzer's main
@@ -31,7 +36,12 @@ FUZZ_OPTS   ?= -timeout=30 -rss_limit_mb=4096 -print_final_stats=1
 BUILD   := build
 LIB_SRC := $(wildcard src/util/*.c src/storage/*.c src/engine/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
-SRV_SRC := $(wildcard src/server/*.c)
+SRV_SRC := $(wildcard src/server/*.c) $(wildcard src/lua/*.c src/projection/*.c)
+SCRIPT_SRC := $(wildcard src/lua/*.c src/projection/*.c)
+SCRIPT_OBJ := $(SCRIPT_SRC:%.c=$(BUILD)/obj/%.o)
+ASAN_SCRIPT_OBJ := $(SCRIPT_SRC:%.c=$(BUILD)/asan/%.o)
+# unit tests of the script layers (they link Lua and SQLite)
+SCRIPT_TESTS := test_sandbox
 UNIT_SRC:= $(wildcard tests/unit/test_*.c)
 CRASH_SRC := $(wildcard tests/crash/*.c)
 
@@ -81,13 +91,13 @@ $(BUILD)/mnemo: $(CLI_OBJ) $(BUILD)/libmnemosyne.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(CLI_LDLIBS)
 
 $(BUILD)/mnemosyned: $(SRV_OBJ) $(BUILD)/libmnemosyne.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(SCRIPT_LIBS)
 
 $(BUILD)/asan/mnemo: $(ASAN_CLI_OBJ) $(BUILD)/asan/libmnemosyne.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) $(CLI_LDLIBS)
 
 $(BUILD)/asan/mnemosyned: $(ASAN_SRV_OBJ) $(BUILD)/asan/libmnemosyne.a
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) $(SCRIPT_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmnemosyne.a tests/unit/harness.h tests/unit/store_helpers.h
 	@mkdir -p $(dir $@)
@@ -105,12 +115,20 @@ ASAN_SRV_TEST_OBJ := $(filter-out %/main.o,$(ASAN_SRV_OBJ))
 $(BUILD)/tests/test_server_%: tests/unit/test_server_%.c $(SRV_TEST_OBJ) $(BUILD)/libmnemosyne.a \
                               tests/unit/harness.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(SRV_TEST_OBJ) $(BUILD)/libmnemosyne.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(SRV_TEST_OBJ) $(BUILD)/libmnemosyne.a $(LDLIBS) $(SCRIPT_LIBS)
 
 $(BUILD)/asan/tests/test_server_%: tests/unit/test_server_%.c $(ASAN_SRV_TEST_OBJ) \
                                    $(BUILD)/asan/libmnemosyne.a tests/unit/harness.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN) -Itests/unit -o $@ $< $(ASAN_SRV_TEST_OBJ) $(BUILD)/asan/libmnemosyne.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(SAN) -Itests/unit -o $@ $< $(ASAN_SRV_TEST_OBJ) $(BUILD)/asan/libmnemosyne.a $(LDLIBS) $(SCRIPT_LIBS)
+
+$(SCRIPT_TESTS:%=$(BUILD)/tests/%): $(BUILD)/tests/%: tests/unit/%.c $(SCRIPT_OBJ) $(BUILD)/libmnemosyne.a tests/unit/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(SCRIPT_OBJ) $(BUILD)/libmnemosyne.a $(LDLIBS) $(SCRIPT_LIBS)
+
+$(SCRIPT_TESTS:%=$(BUILD)/asan/tests/%): $(BUILD)/asan/tests/%: tests/unit/%.c $(ASAN_SCRIPT_OBJ) $(BUILD)/asan/libmnemosyne.a tests/unit/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -Itests/unit -o $@ $< $(ASAN_SCRIPT_OBJ) $(BUILD)/asan/libmnemosyne.a $(LDLIBS) $(SCRIPT_LIBS)
 
 $(BUILD)/tests/crash_%: tests/crash/crash_%.c $(BUILD)/libmnemosyne.a
 	@mkdir -p $(dir $@)
@@ -185,7 +203,7 @@ $(BUILD)/fuzz/obj/%.o: %.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COV) -c $< -o $@
 
 $(FUZZ_BIN): $(BUILD)/fuzz/%: $(BUILD)/fuzz/obj/tests/fuzz/%.o $(FUZZ_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LINK) -o $@ $^ $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LINK) -o $@ $^ $(LDLIBS) $(SCRIPT_LIBS)
 
 fuzz-run: $(FUZZ_BIN)
 	@for t in $(FUZZ_TARGET); do \
@@ -204,7 +222,7 @@ $(BUILD)/fuzz-replay/obj/%.o: tests/fuzz/%.c
 
 $(REPLAY_BIN): $(BUILD)/fuzz-replay/%: $(BUILD)/fuzz-replay/obj/%.o \
                $(BUILD)/fuzz-replay/obj/replay_main.o $(REPLAY_DEPS)
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) $(SCRIPT_LIBS)
 
 fuzz-replay-bins: $(REPLAY_BIN)
 

@@ -22,6 +22,7 @@ _spec.loader.exec_module(_harness)
 
 import bank_account  # noqa: E402
 import idempotent_retry  # noqa: E402
+import projection_balances  # noqa: E402
 import pubsub_fanout  # noqa: E402
 import work_queue  # noqa: E402
 
@@ -97,3 +98,13 @@ def test_idempotent_retry_across_restart(mnemo):
     assert again == res["retry"]
     assert len(r.execute_command("ES.READ", res["stream"])) == 1
     r.close()
+
+
+def test_projection_balances(mnemo):
+    res = projection_balances.main()
+    assert (res["name"], res["balance"]) == ("Alice", 70)
+    assert res["status"]["state"] == "running"
+    assert res["status"]["position"] > res["position"]  # read-your-writes held
+    # again on the same server: the projection is kept, a new account adds up
+    again = projection_balances.main()
+    assert again["balance"] == 70 and again["account"] != res["account"]

@@ -8,7 +8,8 @@
 set -eu
 
 PKGS="build-essential clang pkg-config liblmdb-dev lmdb-utils libhiredis-dev
-      python3 python3-redis python3-pytest redis-tools valgrind"
+      python3 python3-redis python3-pytest redis-tools valgrind
+      liblua5.4-dev libsqlite3-dev"
 # postgresql: the peer of bench/run-es.sh (initdb, postgres, pgbench from
 # /usr/lib/postgresql/15/bin; the script runs its own private cluster)
 BENCH_PKGS="redis-server fio postgresql"

@@ -23,6 +23,7 @@ static const cmd_def *const families[] = {
     group_commands,  /* <- the consumer-group commands and XINFO (cmd_group.c) */
     es_commands,     /* the event store commands and TRACE (cmd_es.c) */
     queue_commands,  /* QUEUE.POLICY, QUEUE.REPLAY (cmd_queue.c) */
+    projection_commands, /* PROJECTION.* (cmd_projection.c) */
 };
 
 static command *make_command(const cmd_def *d, command *parent)

@@ -131,6 +131,20 @@ static const char *set_dir(server_config *cfg, const char *v, int apply)
 }
 static void get_dir(const server_config *cfg, char *o, size_t n) { snprintf(o, n, "%s", cfg->dir); }
 
+/* --projections DIR: read once at start (cmd_projection.c); "" = none */
+static const char *set_projections(server_config *cfg, const char *v, int apply)
+{
+    if (apply) {
+        free(cfg->projections);
+        cfg->projections = xstrdup(v);
+    }
+    return NULL;
+}
+static void get_projections(const server_config *cfg, char *o, size_t n)
+{
+    snprintf(o, n, "%s", cfg->projections ? cfg->projections : "");
+}
+
 static const char *set_fsync(server_config *cfg, const char *v, int apply)
 {
     int pol;
@@ -363,6 +377,7 @@ static const param params[] = {
     {"port", NULL, P_IMMUTABLE, set_port, get_port},
     {"bind", NULL, P_IMMUTABLE, set_bind, get_bind},
     {"dir", NULL, P_IMMUTABLE, set_dir, get_dir},
+    {"projections", NULL, P_IMMUTABLE, set_projections, get_projections},
     {"fsync", NULL, 0, set_fsync, get_fsync},
     {"appendfsync", NULL, 0, set_fsync, get_appendfsync},
     {"requirepass", NULL, 0, set_requirepass, get_requirepass},
@@ -412,6 +427,7 @@ void config_free(server_config *cfg)
     free(cfg->dir);
     free(cfg->requirepass);
     free(cfg->config_file);
+    free(cfg->projections);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -537,6 +553,7 @@ static void usage(void)
             "Usage: mnemosyned [--config FILE] [--port N] [--bind ADDR] [--dir DIR]\n"
             "                  [--fsync always|interval:<ms>|never] [--requirepass PASS]\n"
             "                  [--repair]  (cut the log at mid-log damage instead of refusing to start)\n"
+            "                  [--projections DIR]  (create or update the projections DIR/*.lua)\n"
             "                  [--loglevel debug|verbose|notice|warning]\n"
             "                  [--segment-size BYTES] [--max-event-size BYTES]\n"
             "                  [--<any CONFIG parameter> VALUE]\n");

@@ -124,6 +124,7 @@ extern const cmd_def pubsub_commands[]; /* cmd_pubsub.c */
 extern const cmd_def multi_commands[];  /* cmd_multi.c */
 extern const cmd_def stream_commands[]; /* cmd_stream.c: the stream/group commands (lead) */
 extern const cmd_def es_commands[];     /* cmd_es.c: ES.* and TRACE */
+extern const cmd_def projection_commands[]; /* cmd_projection.c: PROJECTION.* */
 extern const cmd_def group_commands[];  /* cmd_group.c: XGROUP XREADGROUP XACK XPENDING XCLAIM
                                            XAUTOCLAIM XINFO */
 extern const cmd_def queue_commands[];  /* cmd_queue.c: QUEUE.POLICY QUEUE.REPLAY */
@@ -382,6 +383,7 @@ typedef struct server_config {
     char *config_file;           /* absolute path of --config, or NULL */
     long long timeout;           /* idle client timeout, seconds (0 = never) */
     int repair;                  /* --repair: cut the log at mid-log damage on open */
+    char *projections;           /* --projections DIR: *.lua definitions loaded at start */
 } server_config;
 
 #define OPS_SAMPLES 16
@@ -498,6 +500,10 @@ int queue_poll_hold(const char *key, size_t klen, const char *group, size_t glen
 void queue_poll_release(void);
 /* Changes whenever a QUEUE.POLICY set succeeds (parked readers re-check). */
 uint64_t queue_policy_epoch(void);
+/* cmd_projection.c: the projection runtime, after the store is open;
+ * shut down after the background worker (queries) and before mn_close. */
+int projection_module_init(void);       /* 0 or -1 */
+void projection_module_shutdown(void);  /* NULL-safe, idempotent */
 
 /* cmd_stream.c: hooks the lead fills (may be empty). */
 int stream_module_init(void);           /* after the store is open; 0 or -1 */

@@ -100,6 +100,23 @@ def main():
         except redis.ResponseError as e:
             assert "WRONGVERSION" in str(e)
         r.delete("m")
+        # projections (a thread with Lua and SQLite), a failing one, ES.FOLD
+        defn = ("return {source = '$ce-acc', init = function(db) db:exec('CREATE TABLE t(v)') end,"
+                " handlers = {Deposited = function(db, e) db:exec('INSERT INTO t VALUES(?)', e.data.x) end}}")
+        r.execute_command("PROJECTION.CREATE", "p", defn)
+        pos = r.execute_command("ES.APPEND", "acc-1", "ANY", "EVENT", "*", "Deposited", '{"x":3}')[1]
+        assert r.execute_command("PROJECTION.QUERY", "p", "SELECT sum(v) FROM t", "AFTER", pos,
+                                 "TIMEOUT", 60000) == [[5]]
+        r.execute_command("PROJECTION.CREATE", "p", defn.replace("t(v)", "u(v)").replace("INTO t", "INTO u"))
+        r.execute_command("PROJECTION.CREATE", "bad", "return {source = '$all', handlers = {Deposited = "
+                          "function() local t = {} while true do t[#t + 1] = ('x'):rep(100) end end}}")
+        r.execute_command("PROJECTION.STATUS", "p")
+        r.execute_command("PROJECTION.LIST")
+        r.execute_command("ES.FOLD", "acc-1", "return {handlers = {Deposited = function(s, e) s.x = (s.x or 0) + e.data.x end}}")
+        try:
+            r.execute_command("PROJECTION.QUERY", "p", "CREATE TABLE z(a)")
+        except redis.ResponseError as e:
+            assert "read-only" in str(e)
         # protocol error, and a client gone mid-request
         c = socket.create_connection(("127.0.0.1", port))
         c.sendall(b"*1\r\n$x\r\n")
@@ -113,6 +130,8 @@ def main():
         n = 30
         r.close()
     except Exception as e:  # noqa: BLE001 -- report and still stop the server
+        import traceback
+        traceback.print_exc(file=sys.stdout)
         print("session failed: %r" % (e,))
         n = -1
     p.send_signal(signal.SIGTERM)
