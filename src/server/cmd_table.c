@@ -22,6 +22,7 @@ static const cmd_def *const families[] = {
     stream_commands, /* <- the stream / consumer-group commands (cmd_stream.c) */
     group_commands,  /* <- the consumer-group commands and XINFO (cmd_group.c) */
     es_commands,     /* the event store commands and TRACE (cmd_es.c) */
+    saga_commands,   /* SAGA.* (cmd_saga.c) */
 };
 
 static command *make_command(const cmd_def *d, command *parent)

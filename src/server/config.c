@@ -131,6 +131,20 @@ static const char *set_dir(server_config *cfg, const char *v, int apply)
 }
 static void get_dir(const server_config *cfg, char *o, size_t n) { snprintf(o, n, "%s", cfg->dir); }
 
+/* --sagas DIR: read once at start (cmd_saga.c); "" = none */
+static const char *set_sagas(server_config *cfg, const char *v, int apply)
+{
+    if (apply) {
+        free(cfg->sagas);
+        cfg->sagas = xstrdup(v);
+    }
+    return NULL;
+}
+static void get_sagas(const server_config *cfg, char *o, size_t n)
+{
+    snprintf(o, n, "%s", cfg->sagas ? cfg->sagas : "");
+}
+
 static const char *set_fsync(server_config *cfg, const char *v, int apply)
 {
     int pol;
@@ -359,6 +373,7 @@ static const param params[] = {
     {"port", NULL, P_IMMUTABLE, set_port, get_port},
     {"bind", NULL, P_IMMUTABLE, set_bind, get_bind},
     {"dir", NULL, P_IMMUTABLE, set_dir, get_dir},
+    {"sagas", NULL, P_IMMUTABLE, set_sagas, get_sagas},
     {"fsync", NULL, P_IMMUTABLE, set_fsync, get_fsync},
     {"appendfsync", NULL, P_IMMUTABLE, set_fsync, get_appendfsync},
     {"requirepass", NULL, 0, set_requirepass, get_requirepass},
@@ -408,6 +423,7 @@ void config_free(server_config *cfg)
     free(cfg->dir);
     free(cfg->requirepass);
     free(cfg->config_file);
+    free(cfg->sagas);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -533,6 +549,7 @@ static void usage(void)
             "Usage: mnemosyned [--config FILE] [--port N] [--bind ADDR] [--dir DIR]\n"
             "                  [--fsync always|interval:<ms>|never] [--requirepass PASS]\n"
             "                  [--repair]  (cut the log at mid-log damage instead of refusing to start)\n"
+            "                  [--sagas DIR]  (define or update the sagas DIR/<name>.lua)\n"
             "                  [--loglevel debug|verbose|notice|warning]\n"
             "                  [--segment-size BYTES] [--max-event-size BYTES]\n"
             "                  [--<any CONFIG parameter> VALUE]\n");

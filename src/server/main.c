@@ -11,7 +11,8 @@
  *      server that cannot serve it, and a corrupt store fails fast with the
  *      engine's message.
  * Shutdown order (see server.c for the waiting part): loop stops -> the
- * stream module lets go -> background worker joined -> mn_close (flushes,
+ * stream module lets go -> background worker joined -> the saga thread
+ * stopped (after its appends completed) -> mn_close (flushes,
  * syncs, completes queued appends) -> completions posted by the close run
  * -> a last non-blocking flush of replies -> exit 0.
  */
@@ -129,6 +130,10 @@ int main(int argc, char **argv)
         server_log(LL_WARNING, "Can't initialize the stream commands");
         goto out_runtime;
     }
+    if (saga_module_init() < 0) {
+        server_log(LL_WARNING, "Can't start the sagas");
+        goto out_module;
+    }
     if (server_listen() < 0) {
         server_log(LL_WARNING, "Failed listening on port %d (tcp), aborting.", server.cfg.port);
         goto out_module;
@@ -148,6 +153,7 @@ out_module:
     stream_module_shutdown();
 out_runtime:
     server_stop_bg();
+    saga_module_shutdown(); /* before mn_close: its append callbacks touch its instances */
 out_store:
     mn_close(server.store);
     server.store = NULL;
