@@ -812,8 +812,9 @@ static void answer(inst *i, int rc, long long v, const char *msg)
     }
 }
 
-/* Re-reads the instance's stream (its version was not what we thought). */
-static void reload(saga_rt *rt, inst *i)
+/* Re-reads the instance's stream (its version was not what we thought).
+ * 0, or -1 if the stream is gone (DEL, FLUSHALL) or unreadable. */
+static int reload(saga_rt *rt, inst *i)
 {
     saga_fold f;
     saga_fold_init(&f);
@@ -828,6 +829,7 @@ static void reload(saga_rt *rt, inst *i)
         saga_fold_free(&f);
     }
     pthread_mutex_unlock(&rt->mu);
+    return rc == 0 ? 0 : -1;
 }
 
 static int transient(int rc)
@@ -856,7 +858,12 @@ static void on_done(saga_rt *rt, inst *i, uint64_t now)
     } else if (i->crc == MN_EWRONGVERSION) {
         /* SagaStarted of an id the store has (our table missed it), or
          * someone else wrote to the saga stream: the stream is the truth */
-        reload(rt, i);
+        if (reload(rt, i) < 0) {
+            /* its stream was deleted under it: writing again would fail forever */
+            answer(i, -1, 0, "ERR the saga's stream was deleted");
+            set_dead(rt, i, "its state stream was deleted");
+            return;
+        }
         answer(i, 0, 0, NULL);
     } else if (transient(i->crc)) {
         logf_(rt, 1, "saga %s '%s': %s (%s); retrying in %d ms", i->s->name, i->id,

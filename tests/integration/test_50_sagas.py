@@ -638,3 +638,18 @@ def test_many_concurrent_sagas(server):
     assert r.xlen("inventory-commands") == N_CONCURRENT + declined  # + ReleaseStock
     print("%d sagas in %.1f s" % (N_CONCURRENT, elapsed))
     r.close()
+
+
+def test_deleted_saga_stream_leaves_the_instance_alone(r):
+    define(r)
+    place_order(r, "del-1")
+    cmd = wait_command(r, 0, "del-1")
+    assert r.delete("saga-order-del-1") == 1
+    reply(r, cmd, "StockReserved")  # its next append finds the stream gone
+    time.sleep(0.3)
+    # no retry loop: nothing more was written, and the server still serves
+    assert r.xlen("saga-order-del-1") == 0
+    assert commands(r, "payment-commands", "del-1") == []
+    assert status(r, "del-1") is None
+    place_order(r, "del-2")
+    wait_command(r, 0, "del-2")
