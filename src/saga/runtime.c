@@ -117,6 +117,7 @@ struct saga_rt {
     inst **tab;             /* hash by id */
     size_t tabcap, ninst;
     inst *all_head, *all_tail;
+    uint64_t next_due;      /* wall ms when some instance's timer may be due */
     rcursor *rcurs;
     saga_counts counts;
     buf scratch, scratch2;  /* runtime-thread buffers */
@@ -1150,9 +1151,33 @@ static void *waiter_main(void *arg)
     return NULL;
 }
 
-static void run_timers(saga_rt *rt, uint64_t now, uint64_t *next)
+/* When instance i next needs the clock (0: it does not). */
+static uint64_t due_at(const inst *i)
 {
-    *next = now + IDLE_MS;
+    if (i->busy || i->dead || i->f.phase == SAGA_PH_DONE)
+        return 0;
+    if (i->retry_at)
+        return i->retry_at;
+    if (i->f.phase == SAGA_PH_AWAIT || i->f.phase == SAGA_PH_RETRY)
+        return i->f.deadline_ms;
+    return 0;
+}
+
+/* Why a due time and not a scan per pass: with thousands of instances the
+ * scan would cost more than the work; it runs only when something is due
+ * (and once a minute, in case). */
+static void note_due(saga_rt *rt, const inst *i)
+{
+    uint64_t at = due_at(i);
+    if (at && at < rt->next_due)
+        rt->next_due = at;
+}
+
+static void run_timers(saga_rt *rt, uint64_t now)
+{
+    if (now < rt->next_due)
+        return;
+    rt->next_due = now + 60 * 1000;
     for (inst *i = rt->all_head; i; i = i->lnext) {
         if (i->busy || i->dead || i->f.phase == SAGA_PH_DONE)
             continue;
@@ -1161,11 +1186,9 @@ static void run_timers(saga_rt *rt, uint64_t now, uint64_t *next)
             at = i->f.deadline_ms;
         if (!at)
             continue;
-        if (at <= now) {
+        if (at <= now)
             advance(rt, i, now);
-        } else if (at < *next) {
-            *next = at;
-        }
+        note_due(rt, i);
     }
 }
 
@@ -1173,6 +1196,7 @@ static void *runtime_main(void *arg)
 {
     saga_rt *rt = arg;
     uint64_t now = clock_wall_ms(), next = now;
+    rt->next_due = now; /* a first scan: timers of the resumed instances */
     /* resume: replies that came while we were down, then what is due */
     for (inst *i = rt->all_head; i; i = i->lnext)
         if (i->f.state == SAGA_RUNNING && (i->f.phase == SAGA_PH_AWAIT || i->f.phase == SAGA_PH_RETRY))
@@ -1217,6 +1241,7 @@ static void *runtime_main(void *arg)
                 answer(x, -1, 0, "ERR the server is shutting down");
             } else {
                 on_done(rt, x, now);
+                note_due(rt, x);
             }
         }
         while (rq) {
@@ -1232,7 +1257,9 @@ static void *runtime_main(void *arg)
                 poll_replies(rt);
                 poll = 0;
             }
-            run_timers(rt, clock_wall_ms(), &next);
+            now = clock_wall_ms();
+            run_timers(rt, now);
+            next = rt->next_due < now + IDLE_MS ? rt->next_due : now + IDLE_MS;
         } else {
             next = clock_wall_ms() + 50;
         }
