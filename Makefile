@@ -41,7 +41,7 @@ SCRIPT_SRC := $(wildcard src/lua/*.c src/projection/*.c src/saga/*.c)
 SCRIPT_OBJ := $(SCRIPT_SRC:%.c=$(BUILD)/obj/%.o)
 ASAN_SCRIPT_OBJ := $(SCRIPT_SRC:%.c=$(BUILD)/asan/%.o)
 # unit tests of the script layers (they link Lua and SQLite)
-SCRIPT_TESTS := test_sandbox
+SCRIPT_TESTS := test_sandbox test_saga
 UNIT_SRC:= $(wildcard tests/unit/test_*.c)
 CRASH_SRC := $(wildcard tests/crash/*.c)
 
