@@ -61,6 +61,7 @@ typedef struct inst {
     saga_fold f;            /* where it stands (durable) */
     int busy;               /* a transition is in flight (invariant 1) */
     int dead;               /* its state stream cannot be written: left alone */
+    int gone;               /* its start failed: out of the id table (forget) */
     uint64_t retry_at;      /* after a transient failure: try again then (wall ms) */
     int abort_req;          /* SAGA.ABORT asked; SagaAborted not yet written */
     int start_retry;        /* SagaStarted failed transiently: resend it at retry_at */
@@ -194,6 +195,8 @@ static int add_inst(saga_rt *rt, inst *i)
         if (!t)
             return -1;
         for (inst *x = rt->all_head; x; x = x->lnext) {
+            if (x->gone)
+                continue;
             size_t h = hash_id(x->id, x->id_len) & (cap - 1);
             x->hnext = t[h];
             t[h] = x;
@@ -839,6 +842,21 @@ static int transient(int rc)
            rc == MN_ENOMEM;
 }
 
+/* Takes an instance that never started out of the id table (it stays on
+ * the list, freed at close: the caller may still hold it). */
+static void forget(saga_rt *rt, inst *i)
+{
+    pthread_mutex_lock(&rt->mu);
+    inst **pp = &rt->tab[hash_id(i->id, i->id_len) & (rt->tabcap - 1)];
+    while (*pp && *pp != i)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = i->hnext;
+    rt->counts.by_state[i->f.state]--;
+    i->dead = i->gone = 1;
+    pthread_mutex_unlock(&rt->mu);
+}
+
 static void on_done(saga_rt *rt, inst *i, uint64_t now)
 {
     char msg[SAGA_ERR_MAX];
@@ -901,7 +919,10 @@ static void on_done(saga_rt *rt, inst *i, uint64_t now)
     } else {
         snprintf(msg, sizeof msg, "ERR %s: %s", mn_strerror(i->crc), i->cerr);
         answer(i, -1, 0, msg);
-        set_dead(rt, i, msg);
+        if (was_start)
+            forget(rt, i); /* nothing of it was written: the id is free again */
+        else
+            set_dead(rt, i, msg);
         return;
     }
     if (!i->busy && (i->f.phase == SAGA_PH_AWAIT || i->f.phase == SAGA_PH_RETRY))

@@ -653,3 +653,16 @@ def test_deleted_saga_stream_leaves_the_instance_alone(r):
     assert status(r, "del-1") is None
     place_order(r, "del-2")
     wait_command(r, 0, "del-2")
+
+
+@pytest.mark.server_args("--max-event-size", "2000")
+def test_a_start_that_cannot_be_written_leaves_nothing(r):
+    define(r)
+    big = json.dumps({"order_id": "big", "pad": "x" * 3000})
+    with pytest.raises(redis.ResponseError, match="too big|TOOBIG|larger"):
+        r.execute_command("SAGA.START", "order", "big", big)
+    assert status(r, "big") is None and r.execute_command("SAGA.LIST") == []
+    assert r.info("sagas")["sagas_running"] == 0
+    # the id is free: a start that fits works
+    assert r.execute_command("SAGA.START", "order", "big", '{"order_id":"big"}') == 1
+    wait_command(r, 0, "big")
