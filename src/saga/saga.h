@@ -10,7 +10,8 @@
  *
  * Durability: an instance's state is event-sourced in the stream
  * saga-<name>-<id>. Every transition is ONE atomic append holding the state
- * event (with the expected version of that stream) and at most one command,
+ * event(s) (with the expected version of that stream; a step's success and
+ * the next step's send go together) and at most one command,
  * both with ids derived from (name, id, step, attempt) — so after a crash
  * the state says whether the command went out, and when it did not, the
  * command is sent again with the same id (and deduplicated by the store if
