@@ -132,7 +132,8 @@ struct saga_rt {
 
 /* ---- small helpers ---- */
 
-static void logf_(saga_rt *rt, int warn, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void logf_(saga_rt *rt, int warn, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void logf_(saga_rt *rt, int warn, const char *fmt, ...)
 {
     char msg[768];
@@ -182,7 +183,8 @@ static int valid_id(const char *name, const char *id, size_t len, char *err, siz
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)id[i];
         if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-            snprintf(err, cap, "ERR saga id may not hold quotes, backslashes or control characters");
+            snprintf(err, cap,
+                     "ERR saga id may not hold quotes, backslashes or control characters");
             return 0;
         }
     }
@@ -360,6 +362,20 @@ static void put_str(buf *b, const char *key, const char *s)
     json_append_string(b, s, strlen(s));
 }
 
+static void fill_event(mn_event *e, const uint8_t id[16], const char *type, const buf *data,
+                       const buf *meta)
+{
+    memcpy(e->id, id, 16);
+    e->type = type;
+    e->type_len = strlen(type);
+    e->data = data->data;
+    e->data_len = data->len;
+    if (meta) {
+        e->meta = meta->data;
+        e->meta_len = meta->len;
+    }
+}
+
 /* Issues the transition prepared in i->ptype/pdata, with an optional
  * command. On a synchronous refusal the completion path sees it the same
  * way as a failed append. */
@@ -375,33 +391,17 @@ static void submit(saga_rt *rt, inst *i, const char *cmd_stream, const char *cmd
     memset(parts, 0, sizeof parts);
     if (i->has_pre) {
         saga_derive_id(i->s->name, i->id, i->id_len, 's', i->f.version + 1, 0, i->pre_id);
-        memcpy(ev[ne].id, i->pre_id, 16);
-        ev[ne].type = i->pre_type;
-        ev[ne].type_len = strlen(i->pre_type);
-        ev[ne].data = i->pre_data.data;
-        ev[ne].data_len = i->pre_data.len;
-        ne++;
+        fill_event(&ev[ne++], i->pre_id, i->pre_type, &i->pre_data, NULL);
     }
     saga_derive_id(i->s->name, i->id, i->id_len, 's', i->f.version + 1 + (int64_t)ne, 0, i->pid);
-    memcpy(ev[ne].id, i->pid, 16);
-    ev[ne].type = i->ptype;
-    ev[ne].type_len = strlen(i->ptype);
-    ev[ne].data = i->pdata.data;
-    ev[ne].data_len = i->pdata.len;
-    ne++;
+    fill_event(&ev[ne++], i->pid, i->ptype, &i->pdata, NULL);
     parts[0].stream = sname;
     parts[0].stream_len = (size_t)(sl < 0 ? 0 : sl);
     parts[0].expected = i->pstart ? MN_EXPECT_NOSTREAM : i->f.version;
     parts[0].events = &ev[0];
     parts[0].count = ne;
     if (cmd_stream) {
-        memcpy(ev[ne].id, cmd_id, 16);
-        ev[ne].type = cmd_type;
-        ev[ne].type_len = strlen(cmd_type);
-        ev[ne].data = cmd_data->data;
-        ev[ne].data_len = cmd_data->len;
-        ev[ne].meta = cmd_meta->data;
-        ev[ne].meta_len = cmd_meta->len;
+        fill_event(&ev[ne], cmd_id, cmd_type, cmd_data, cmd_meta);
         parts[1].stream = cmd_stream;
         parts[1].stream_len = strlen(cmd_stream);
         parts[1].expected = MN_EXPECT_ANY;
@@ -412,7 +412,9 @@ static void submit(saga_rt *rt, inst *i, const char *cmd_stream, const char *cmd
     i->pcmd = cmd_stream != NULL;
     i->busy = 1;
     rt->inflight++;
-    int rc = i->pdata.oom || i->pre_data.oom ? MN_ENOMEM : mn_append_async(rt->store, parts, np, append_cb, i);
+    int rc = i->pdata.oom || i->pre_data.oom
+                 ? MN_ENOMEM
+                 : mn_append_async(rt->store, parts, np, append_cb, i);
     if (rc != MN_OK) {
         i->crc = rc;
         snprintf(i->cerr, sizeof i->cerr, "%s", rc == MN_ENOMEM ? "out of memory" : mn_errmsg());
@@ -1303,7 +1305,8 @@ static void *runtime_main(void *arg)
     rt->next_due = now; /* a first scan: timers of the resumed instances */
     /* resume: replies that came while we were down, then what is due */
     for (inst *i = rt->all_head; i; i = i->lnext)
-        if (i->f.state == SAGA_RUNNING && (i->f.phase == SAGA_PH_AWAIT || i->f.phase == SAGA_PH_RETRY))
+        if (i->f.state == SAGA_RUNNING &&
+            (i->f.phase == SAGA_PH_AWAIT || i->f.phase == SAGA_PH_RETRY))
             scan_replies(rt, i);
     int poll = 1;
     pthread_mutex_lock(&rt->mu);
