@@ -36,12 +36,12 @@ FUZZ_OPTS   ?= -timeout=30 -rss_limit_mb=4096 -print_final_stats=1
 BUILD   := build
 LIB_SRC := $(wildcard src/util/*.c src/storage/*.c src/engine/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
-SRV_SRC := $(wildcard src/server/*.c) $(wildcard src/lua/*.c src/projection/*.c)
-SCRIPT_SRC := $(wildcard src/lua/*.c src/projection/*.c)
+SRV_SRC := $(wildcard src/server/*.c) $(wildcard src/lua/*.c src/projection/*.c src/saga/*.c)
+SCRIPT_SRC := $(wildcard src/lua/*.c src/projection/*.c src/saga/*.c)
 SCRIPT_OBJ := $(SCRIPT_SRC:%.c=$(BUILD)/obj/%.o)
 ASAN_SCRIPT_OBJ := $(SCRIPT_SRC:%.c=$(BUILD)/asan/%.o)
 # unit tests of the script layers (they link Lua and SQLite)
-SCRIPT_TESTS := test_sandbox
+SCRIPT_TESTS := test_sandbox test_saga
 UNIT_SRC:= $(wildcard tests/unit/test_*.c)
 CRASH_SRC := $(wildcard tests/crash/*.c)
 

@@ -26,6 +26,10 @@ import projection_balances  # noqa: E402
 import pubsub_fanout  # noqa: E402
 import work_queue  # noqa: E402
 
+sys.path.insert(0, os.path.join(HERE, "order"))
+import choreography  # noqa: E402
+import orchestration  # noqa: E402
+
 
 @pytest.fixture
 def mnemo(tmp_path, monkeypatch):
@@ -108,3 +112,42 @@ def test_projection_balances(mnemo):
     # again on the same server: the projection is kept, a new account adds up
     again = projection_balances.main()
     assert again["balance"] == 70 and again["account"] != res["account"]
+
+
+def test_order_saga(mnemo):
+    res = orchestration.main()
+    ok, declined = res["ok"], res["declined"]
+    assert ok["state"] == "completed"
+    assert ok["history"] == ["SagaStarted", "StepSent", "StepSucceeded", "StepSent",
+                             "StepSucceeded", "StepSent", "StepSucceeded", "SagaCompleted"]
+    assert ok["data"]["payment_id"] == "pay-" + ok["id"]  # recorded by on_ok
+    assert [t for _, t in ok["trace"]] == ["ReserveStock", "StockReserved", "ChargePayment",
+                                           "PaymentProcessed", "ShipOrder", "OrderShipped"]
+    assert declined["state"] == "compensated"
+    assert declined["history"][-4:] == ["StepSent", "StepFailed", "CompensationSent",
+                                        "SagaCompensated"]
+    # the release is caused by the decline; the inventory service answered it
+    assert declined["trace"] == [(0, "ReserveStock"), (1, "StockReserved"), (2, "ChargePayment"),
+                                 (3, "PaymentDeclined"), (4, "ReleaseStock"),
+                                 (5, "StockReleased")]
+
+
+def test_order_saga_restart_keeps_state(mnemo):
+    res = orchestration.main()
+    mnemo.restart()
+    from _common import connect
+    r = connect()
+    for key, state in (("ok", "completed"), ("declined", "compensated")):
+        assert orchestration.saga_status(r, res[key]["id"])["state"] == state
+    r.close()
+
+
+def test_order_choreography(mnemo):
+    res = choreography.main()
+    assert [(d, t) for d, t, _ in res["ok"]["trace"]] == [
+        (0, "OrderPlaced"), (1, "StockReserved"), (2, "PaymentProcessed"), (3, "OrderShipped")]
+    assert [(d, t) for d, t, _ in res["declined"]["trace"]] == [
+        (0, "OrderPlaced"), (1, "StockReserved"), (2, "PaymentDeclined"), (3, "StockReleased")]
+    oid = res["ok"]["id"]
+    assert [s for _, _, s in res["ok"]["trace"]] == [
+        "order-" + oid, "inventory-" + oid, "payment-" + oid, "shipping-" + oid]

@@ -499,6 +499,13 @@ static void info_keyspace(sbuf *b)
         sb_printf(b, "db0:keys=%llu,expires=0,avg_ttl=0\r\n", (unsigned long long)keys);
 }
 
+static void info_sagas(sbuf *b)
+{
+    char tmp[1024];
+    saga_module_info(tmp, sizeof tmp);
+    sb_printf(b, "%s", tmp);
+}
+
 static const struct {
     const char *name;
     void (*fn)(sbuf *b);
@@ -509,7 +516,7 @@ static const struct {
     {"stats", info_stats, 1},             {"replication", info_replication, 1},
     {"cpu", info_cpu, 1},                 {"modules", NULL, 1},
     {"errorstats", info_errorstats, 1},   {"commandstats", info_commandstats, 0},
-    {"keyspace", info_keyspace, 1},
+    {"keyspace", info_keyspace, 1},       {"sagas", info_sagas, 1},
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 

@@ -24,6 +24,7 @@ static const cmd_def *const families[] = {
     es_commands,     /* the event store commands and TRACE (cmd_es.c) */
     queue_commands,  /* QUEUE.POLICY, QUEUE.REPLAY (cmd_queue.c) */
     projection_commands, /* PROJECTION.* (cmd_projection.c) */
+    saga_commands,   /* SAGA.* (cmd_saga.c) */
 };
 
 static command *make_command(const cmd_def *d, command *parent)

@@ -145,6 +145,20 @@ static void get_projections(const server_config *cfg, char *o, size_t n)
     snprintf(o, n, "%s", cfg->projections ? cfg->projections : "");
 }
 
+/* --sagas DIR: read once at start (cmd_saga.c); "" = none */
+static const char *set_sagas(server_config *cfg, const char *v, int apply)
+{
+    if (apply) {
+        free(cfg->sagas);
+        cfg->sagas = xstrdup(v);
+    }
+    return NULL;
+}
+static void get_sagas(const server_config *cfg, char *o, size_t n)
+{
+    snprintf(o, n, "%s", cfg->sagas ? cfg->sagas : "");
+}
+
 static const char *set_fsync(server_config *cfg, const char *v, int apply)
 {
     int pol;
@@ -378,6 +392,7 @@ static const param params[] = {
     {"bind", NULL, P_IMMUTABLE, set_bind, get_bind},
     {"dir", NULL, P_IMMUTABLE, set_dir, get_dir},
     {"projections", NULL, P_IMMUTABLE, set_projections, get_projections},
+    {"sagas", NULL, P_IMMUTABLE, set_sagas, get_sagas},
     {"fsync", NULL, 0, set_fsync, get_fsync},
     {"appendfsync", NULL, 0, set_fsync, get_appendfsync},
     {"requirepass", NULL, 0, set_requirepass, get_requirepass},
@@ -428,6 +443,7 @@ void config_free(server_config *cfg)
     free(cfg->requirepass);
     free(cfg->config_file);
     free(cfg->projections);
+    free(cfg->sagas);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -554,6 +570,7 @@ static void usage(void)
             "                  [--fsync always|interval:<ms>|never] [--requirepass PASS]\n"
             "                  [--repair]  (cut the log at mid-log damage instead of refusing to start)\n"
             "                  [--projections DIR]  (create or update the projections DIR/*.lua)\n"
+            "                  [--sagas DIR]  (define or update the sagas DIR/<name>.lua)\n"
             "                  [--loglevel debug|verbose|notice|warning]\n"
             "                  [--segment-size BYTES] [--max-event-size BYTES]\n"
             "                  [--<any CONFIG parameter> VALUE]\n");

@@ -12,7 +12,8 @@
  *      engine's message.
  * Shutdown order (see server.c for the waiting part): loop stops -> the
  * stream module lets go -> background worker joined -> projection threads
- * stopped -> mn_close (flushes,
+ * stopped -> the saga thread stopped (after its appends completed) ->
+ * mn_close (flushes,
  * syncs, completes queued appends) -> completions posted by the close run
  * -> a last non-blocking flush of replies -> exit 0.
  */
@@ -134,6 +135,10 @@ int main(int argc, char **argv)
         server_log(LL_WARNING, "Can't start the projections");
         goto out_module;
     }
+    if (saga_module_init() < 0) {
+        server_log(LL_WARNING, "Can't start the sagas");
+        goto out_module;
+    }
     if (server_listen() < 0) {
         server_log(LL_WARNING, "Failed listening on port %d (tcp), aborting.", server.cfg.port);
         goto out_module;
@@ -154,6 +159,7 @@ out_module:
 out_runtime:
     server_stop_bg();
     projection_module_shutdown(); /* after the worker: its queries hold read models */
+    saga_module_shutdown(); /* before mn_close: its append callbacks touch its instances */
 out_store:
     mn_close(server.store);
     server.store = NULL;

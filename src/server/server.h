@@ -125,6 +125,7 @@ extern const cmd_def multi_commands[];  /* cmd_multi.c */
 extern const cmd_def stream_commands[]; /* cmd_stream.c: the stream/group commands (lead) */
 extern const cmd_def es_commands[];     /* cmd_es.c: ES.* and TRACE */
 extern const cmd_def projection_commands[]; /* cmd_projection.c: PROJECTION.* */
+extern const cmd_def saga_commands[];   /* cmd_saga.c: SAGA.* */
 extern const cmd_def group_commands[];  /* cmd_group.c: XGROUP XREADGROUP XACK XPENDING XCLAIM
                                            XAUTOCLAIM XINFO */
 extern const cmd_def queue_commands[];  /* cmd_queue.c: QUEUE.POLICY QUEUE.REPLAY */
@@ -384,6 +385,7 @@ typedef struct server_config {
     long long timeout;           /* idle client timeout, seconds (0 = never) */
     int repair;                  /* --repair: cut the log at mid-log damage on open */
     char *projections;           /* --projections DIR: *.lua definitions loaded at start */
+    char *sagas;                 /* --sagas DIR: *.lua saga definitions loaded at start */
 } server_config;
 
 #define OPS_SAMPLES 16
@@ -504,6 +506,11 @@ uint64_t queue_policy_epoch(void);
  * shut down after the background worker (queries) and before mn_close. */
 int projection_module_init(void);       /* 0 or -1 */
 void projection_module_shutdown(void);  /* NULL-safe, idempotent */
+/* cmd_saga.c: the saga runtime, after the store is open; shut down
+ * before mn_close (it waits for its own appends). */
+int saga_module_init(void);             /* 0 or -1 */
+void saga_module_shutdown(void);        /* NULL-safe, idempotent */
+void saga_module_info(char *out, size_t cap); /* the "# Sagas" INFO section */
 
 /* cmd_stream.c: hooks the lead fills (may be empty). */
 int stream_module_init(void);           /* after the store is open; 0 or -1 */

@@ -383,31 +383,50 @@ static size_t value_end(const unsigned char *p, size_t n, size_t i)
     return i;
 }
 
-int json_get_string(const void *data, size_t n, const char *key, const char **val, size_t *len)
+/* Index of the value of the first top-level member `key` of the object
+ * p[0..n) (with strings_only, the first whose value is a string), or
+ * (size_t)-1. One walk shared by json_get_string and json_get_value. */
+static size_t member_value(const unsigned char *p, size_t n, const char *key, int strings_only)
 {
-    const unsigned char *p = data;
     size_t klen = strlen(key), i;
     int esc;
-    if (!p || !json_is_object(p, n)) return 0;
+    if (!p || !json_is_object(p, n)) return (size_t)-1;
     i = skip_ws(p, n, 0) + 1; /* after '{' */
     for (;;) {
         i = skip_ws(p, n, i);
-        if (i >= n || p[i] != '"') return 0;
+        if (i >= n || p[i] != '"') return (size_t)-1;
         size_t ks = i + 1, ke = string_end(p, n, i, &esc);
-        if (!ke) return 0;
+        if (!ke) return (size_t)-1;
         int match = !esc && ke - 1 - ks == klen && memcmp(p + ks, key, klen) == 0;
         i = skip_ws(p, n, ke);
-        if (i >= n || p[i] != ':') return 0;
+        if (i >= n || p[i] != ':') return (size_t)-1;
         i = skip_ws(p, n, i + 1);
-        if (match && i < n && p[i] == '"') {
-            size_t ve = string_end(p, n, i, &esc);
-            if (!ve || esc) return 0; /* escaped ids are not looked up */
-            *val = (const char *)p + i + 1;
-            *len = ve - i - 2;
-            return 1;
-        }
+        if (match && i < n && (!strings_only || p[i] == '"')) return i;
         i = skip_ws(p, n, value_end(p, n, i));
-        if (i >= n || p[i] != ',') return 0;
+        if (i >= n || p[i] != ',') return (size_t)-1;
         i++;
     }
+}
+
+int json_get_string(const void *data, size_t n, const char *key, const char **val, size_t *len)
+{
+    const unsigned char *p = data;
+    int esc;
+    size_t i = member_value(p, n, key, 1);
+    if (i == (size_t)-1) return 0;
+    size_t ve = string_end(p, n, i, &esc);
+    if (!ve || esc) return 0; /* escaped ids are not looked up */
+    *val = (const char *)p + i + 1;
+    *len = ve - i - 2;
+    return 1;
+}
+
+int json_get_value(const void *data, size_t n, const char *key, const char **val, size_t *len)
+{
+    const unsigned char *p = data;
+    size_t i = member_value(p, n, key, 0);
+    if (i == (size_t)-1) return 0;
+    *val = (const char *)p + i;
+    *len = value_end(p, n, i) - i;
+    return 1;
 }

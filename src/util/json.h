@@ -30,6 +30,10 @@ int json_is_object(const void *p, size_t n);
  * returns 1; else 0. (For ids in metadata: correlation_id, causation_id.) */
 int json_get_string(const void *p, size_t n, const char *key, const char **val, size_t *len);
 
+/* If p[0..n) is a JSON object with a top-level member `key`, points val and
+ * len at the text of its value (any JSON value, as written) and returns 1;
+ * else 0. */
+int json_get_value(const void *p, size_t n, const char *key, const char **val, size_t *len);
 /* Appends p[0..n) as a JSON string literal, quotes included. Bytes that are
  * not valid UTF-8 are written as \u00XX of the byte (so the output is always
  * valid JSON). */
