@@ -78,6 +78,7 @@ extern const cli_command cli_cmd_reindex;
 extern const cli_command cli_cmd_tail;
 extern const cli_command cli_cmd_trace;
 extern const cli_command cli_cmd_dlq;
+extern const cli_command cli_cmd_saga;
 
 /* The remote forms of the commands that have both (cmd_remote.c). */
 int cli_remote_append(cli *c, int argc, char **argv);

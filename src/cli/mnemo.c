@@ -32,7 +32,7 @@
 static const cli_command *const commands[] = {
     &cli_cmd_append, &cli_cmd_read, &cli_cmd_read_all,
     &cli_cmd_info,   &cli_cmd_check, &cli_cmd_reindex, &cli_cmd_tail,
-    &cli_cmd_trace,  &cli_cmd_dlq,
+    &cli_cmd_trace,  &cli_cmd_dlq,   &cli_cmd_saga,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

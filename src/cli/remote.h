@@ -13,6 +13,7 @@
  *   cmd_remote_info.c  info (INFO persistence, ES.INFO)
  *   cmd_tail.c      tail [-f]
  *   cmd_dlq.c       dlq
+ *   cmd_saga.c      saga list, saga status
  *
  * Only mnemo's remote files include hiredis; the local mode never does.
  * Replies are RESP2 (hiredis 0.14 has no RESP3): an ES.* event is the flat

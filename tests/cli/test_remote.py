@@ -636,3 +636,54 @@ def test_unexpected_replies_are_errors(reply, cmd):
     assert p.returncode == 4, (cmd, p.returncode, p.stdout, p.stderr)
     assert p.stderr.startswith("mnemo: ") and "Sanitizer" not in p.stderr
     assert p.stdout == "" or cmd[0] == "dlq"   # dlq may list entries before the bad one
+
+
+# ---------------------------------------------------------------- saga
+
+SAGA_LUA = (ROOT / "examples" / "order" / "order.lua").read_text()
+
+
+def test_saga_list_and_status(server, r):
+    """`mnemo saga list|status` show SAGA.LIST and SAGA.STATUS as tables and JSON."""
+    assert r.execute_command("SAGA.DEFINE", "order", SAGA_LUA) == 1
+    for oid in ("42", "43"):
+        r.execute_command("SAGA.START", "order", oid,
+                          json.dumps({"order_id": oid, "sku": "A1", "qty": 1, "amount": 5}))
+    r.execute_command("SAGA.ABORT", "42")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if [row for row in r.execute_command("SAGA.LIST", "STATE", "compensated")]:
+            break
+        time.sleep(0.05)
+
+    rows = table(ok(server, "saga", "list"))
+    assert rows[0] == ["NAME", "ID", "STATE", "STEP"]
+    assert sorted(rows[1:]) == [["order", "42", "compensated", "reserve"],
+                                ["order", "43", "running", "reserve"]]
+    assert jl(ok(server, "saga", "list", "--state", "compensated", "--json")) == [
+        {"name": "order", "id": "42", "state": "compensated", "step": "reserve"}]
+
+    st = json.loads(ok(server, "saga", "status", "42", "--json"))
+    assert st["state"] == "compensated" and st["reason"] == "aborted by SAGA.ABORT"
+    assert st["data"] == {"order_id": "42", "sku": "A1", "qty": 1, "amount": 5}
+    assert [h["type"] for h in st["history"]] == ["SagaStarted", "StepSent", "SagaAborted",
+                                                  "SagaCompensated"]
+    assert isinstance(st["history"][0]["data"], dict)
+    out = ok(server, "saga", "status", "42", "--name", "order")
+    assert re.search(r"^state\s+compensated$", out, re.M)
+    hist = [row for row in table(out) if row and row[0].isdigit()]
+    assert [row[1] for row in hist] == ["SagaStarted", "StepSent", "SagaAborted",
+                                        "SagaCompensated"]
+
+
+def test_saga_errors(server):
+    p = run(server, "saga", "status", "nosuch")
+    assert p.returncode == 4 and "no saga with the id 'nosuch'" in p.stderr
+    for args in (("saga",), ("saga", "bogus"), ("saga", "status"), ("saga", "list", "x"),
+                 ("saga", "status", "1", "--state", "running")):
+        p = run(server, *args)
+        assert p.returncode == 2 and p.stdout == "", (args, p.stderr)
+    p = run(server, "saga", "list", "--state", "sideways")
+    assert p.returncode == 4 and "SAGA.LIST" in p.stderr
+    p = run(server, "saga", "list")
+    assert p.returncode == 0 and "no sagas" in p.stderr
