@@ -98,3 +98,22 @@ syncs_end() {
     SYNCS=$(awk -F, '/sys_enter_f(data)?sync/ {s += $1} END {print s + 0}' "$1")
 }
 
+# Makes the run's scratch directory DIR under BASE (mn-<name>-bench.XXXXXX),
+# and the clean-up that stops a server still running (stop_server, defined
+# by the script), a perf counter, and removes DIR on any exit; empties TSV.
+bench_scratch() {
+    mkdir -p "$OUTDIR" "$BASE"
+    DIR=$(mktemp -d "$(cd "$BASE" && pwd)/mn-$1-bench.XXXXXX")
+    SRV_PID=""
+    PERF_PID=""
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+    : >"$TSV"
+}
+bench_cleanup() {
+    set +e # a failing kill/wait must not end the clean-up
+    [ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null
+    [ -n "$SRV_PID" ] && stop_server
+    rm -rf "$DIR"
+}
+

@@ -90,20 +90,9 @@ else
     PG_OWNER=""
 fi
 
-mkdir -p "$OUTDIR" "$BASE"
-DIR=$(mktemp -d "$(cd "$BASE" && pwd)/mn-es-bench.XXXXXX")
+bench_scratch es
 chmod 755 "$DIR"
-SRV_PID=""
 SRV_KIND=""
-cleanup() {
-    set +e # a failing kill/wait must not end the clean-up
-    [ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null
-    [ -n "$SRV_PID" ] && stop_server
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-: >"$TSV"
 
 # 100 bytes of JSON, the same for both
 DATA='{"amount":12345,"currency":"EUR","account":"a-000001","note":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}'

@@ -67,19 +67,7 @@ done
 [ -x "$MN" ] || die "no $MN"
 [ "$((RSS_N % 4))" -eq 0 ] || die "BENCH_RSS_N must be a multiple of 4"
 
-mkdir -p "$OUTDIR" "$BASE"
-DIR=$(mktemp -d "$(cd "$BASE" && pwd)/mn-server-bench.XXXXXX")
-SRV_PID=""
-PERF_PID=""
-cleanup() {
-    set +e # a failing kill/wait must not end the clean-up
-    [ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null
-    [ -n "$SRV_PID" ] && stop_server
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-: >"$TSV"
+bench_scratch server
 
 VAL=$(printf 'v%.0s' $(seq 1 100)) # the 100-byte field value
 
