@@ -697,7 +697,7 @@ void mn_submit_flush(mn_store *store);
 
 typedef struct mn_check_report {
     uint64_t segments;        /* segment files verified */
-    uint64_t records;         /* records whose CRC and framing were verified */
+    uint64_t records;         /* records verified (framing, CRC, payload) */
     uint64_t events;          /* of which events */
     uint64_t bytes;           /* bytes verified */
     int ok;                   /* 1 if everything is intact */
@@ -705,8 +705,9 @@ typedef struct mn_check_report {
     char what[200];           /* if not ok: what is wrong there */
 } mn_check_report;
 
-/* Verifies every record of the log in dir (framing and CRC32C) without
- * changing anything; a torn tail counts as damage. Returns MN_OK if intact,
+/* Verifies every record of the log in dir (framing, CRC32C, and that its
+ * payload decodes as its kind says, as recovery would) without changing
+ * anything; a torn tail counts as damage. Returns MN_OK if intact,
  * MN_ECORRUPT with *rep describing the first damage, or another error. */
 int mn_check(const char *dir, mn_check_report *rep);
 

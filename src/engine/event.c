@@ -163,3 +163,20 @@ const char *op_decode(uint8_t kind, const uint8_t *p, uint32_t len, op_decoded *
     o->items = q;
     return NULL;
 }
+
+const char *rec_payload_problem(uint8_t kind, const uint8_t *p, uint32_t len)
+{
+    ev_decoded e;
+    del_decoded d;
+    op_decoded o;
+    if (kind == REC_EVENT)
+        return ev_decode(p, len, &e) ? "event lengths, or a stream name empty or too long" : NULL;
+    if (kind == REC_STREAM_DELETE)
+        return del_decode(p, len, &d) ? "delete lengths, or a stream name empty or too long" : NULL;
+    /* Every other kind the format admits is an operation record: the stream
+     * changes (3..6) and the group and queue changes (16..24). */
+    if ((kind >= REC_STREAM_CREATE && kind <= REC_STREAM_SETID) ||
+        (kind >= REC_GROUP_CREATE && kind <= REC_QUEUE_POLICY))
+        return op_decode(kind, p, len, &o);
+    return "unknown record kind";
+}

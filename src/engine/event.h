@@ -109,4 +109,10 @@ uint32_t op_item_size(uint8_t kind);
  * kind's, a stream name outside 1..MN_MAX_STREAM_NAME). */
 const char *op_decode(uint8_t kind, const uint8_t *p, uint32_t len, op_decoded *o);
 
+/* What is wrong with a record's payload for its kind (REC_*), as the decoder
+ * of that kind sees it; NULL if it is well formed. mn_check uses it so that a
+ * log it calls clean is one recovery can apply (a CRC only proves the bytes
+ * are the ones written, not that the writer wrote a sound record). */
+const char *rec_payload_problem(uint8_t kind, const uint8_t *p, uint32_t len);
+
 #endif

@@ -15,7 +15,8 @@
  *       none were accepted.
  * Each case hand-builds one such record (the engine's own encoders, a real
  * CRC) and appends it to the log of a store that holds one event, then
- * opens it with its index and, again, with the index rebuilt from the log.
+ * opens it with its index and, again, with the index rebuilt from the log,
+ * and checks it with mn_check, which must find the same record.
  */
 #include "harness.h"
 #include "store_helpers.h"
@@ -97,6 +98,15 @@ static void expect_damage(const char *dir, const char *pristine, const char *nam
         ASSERT_MEM_EQ(after, before, before_len);
         free(after);
     }
+    /* mn_check (mnemo check) finds it too: a log it calls clean opens. */
+    mn_check_report rep;
+    int rc = mn_check(store, &rep);
+    if (rc != MN_ECORRUPT || rep.ok || rep.bad_position != pos)
+        FAIL("%s: mn_check returned %d ok=%d bad_position=%" PRIu64 " (%s), expected MN_ECORRUPT at %" PRIu64,
+             name, rc, rep.ok, rep.bad_position, rep.what, pos);
+    if (!strstr(rep.what, num))
+        FAIL("%s: mn_check should name \"%s\": \"%s\"", name, num, rep.what);
+    ASSERT_EQ(rep.records, 1); /* the pristine event before it */
     free(before);
 }
 
