@@ -256,6 +256,17 @@ static void free_inst(inst *i)
     free(i);
 }
 
+/* A finished instance keeps only what SAGA.LIST and the id table need; its
+ * data and transition buffers go (SAGA.STATUS folds the stream itself), so
+ * what stays per finished saga is the fixed-size record, not its payloads. */
+static void release_finished(inst *i)
+{
+    if (i->f.phase != SAGA_PH_DONE || i->busy) return;
+    buf_free(&i->f.data);
+    buf_free(&i->pdata);
+    buf_free(&i->pre_data);
+}
+
 static int add_rcursor(saga_rt *rt, const char *type, uint64_t pos)
 {
     for (rcursor *c = rt->rcurs; c; c = c->next)
@@ -953,6 +964,7 @@ static void on_done(saga_rt *rt, inst *i, uint64_t now)
         if (!strcmp(i->ptype, "SagaAborted"))
             i->abort_req = 0;
         answer(i, 0, 1, NULL);
+        release_finished(i);
     } else if (i->crc == MN_EWRONGVERSION) {
         /* SagaStarted of an id the store has (our table missed it), or
          * someone else wrote to the saga stream: the stream is the truth */
@@ -1479,6 +1491,7 @@ static int recover_one(void *ud, const char *name, size_t len)
     }
     if (i->f.trigger_position > x->s->trig_pos)
         x->s->trig_pos = i->f.trigger_position;
+    release_finished(i);
     return 0;
 }
 
