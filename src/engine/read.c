@@ -509,11 +509,28 @@ static int next_view(mn_iter *it, mn_event_view *view)
     return 0;
 }
 
-int mn_view_count(mn_store *s, int view, const char *key, size_t key_len, uint64_t *count)
+int view_count_from(mn_store *s, int view, const char *key, size_t key_len, uint64_t from,
+                    uint64_t *n)
 {
     mn_iter *it;
     mn_event_view ev;
-    int rc;
+    int rc = mn_read_view(s, view, key, key_len, from, UINT64_MAX, 0, 0, &it);
+    *n = 0;
+    if (rc != MN_OK) return rc;
+    /* The iterator's snapshot and published end; retention's first position
+     * read after them can only be later, so nothing dropped is counted. */
+    uint64_t first = atomic_load(&s->log->first);
+    if (view_count_keys(it->cur, view, key, key_len, from > first ? from : first, it->end, n)) {
+        mn_iter_free(it);
+        return MN_OK;
+    }
+    while ((rc = mn_iter_next(it, &ev)) == 1) (*n)++;
+    mn_iter_free(it);
+    return rc < 0 ? rc : MN_OK;
+}
+
+int mn_view_count(mn_store *s, int view, const char *key, size_t key_len, uint64_t *count)
+{
     *count = 0;
     if (view == MN_VIEW_ALL) {
         mn_store_info si;
@@ -521,11 +538,7 @@ int mn_view_count(mn_store *s, int view, const char *key, size_t key_len, uint64
         *count = si.events;
         return MN_OK;
     }
-    rc = mn_read_view(s, view, key, key_len, 0, UINT64_MAX, 0, 0, &it);
-    if (rc != MN_OK) return rc;
-    while ((rc = mn_iter_next(it, &ev)) == 1) (*count)++;
-    mn_iter_free(it);
-    return rc < 0 ? rc : MN_OK;
+    return view_count_from(s, view, key, key_len, 0, count);
 }
 
 int mn_iter_next(mn_iter *it, mn_event_view *ev)

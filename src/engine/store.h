@@ -168,6 +168,15 @@ int view_matches(int view, const char *key, size_t len, const mn_event_view *e);
 int view_seek(MDB_cursor *cur, int view, const char *key, size_t len, uint64_t pos, int backward,
               uint64_t *found);
 int view_step(MDB_cursor *cur, int view, const char *key, size_t len, int backward, uint64_t *found);
+/* Counts the view's entries at positions in [from, end) from its keys alone
+ * (no event is read): 1, or 0 when the key is too long to be told apart
+ * from others by its index entries (the caller reads the events). */
+int view_count_keys(MDB_cursor *cur, int view, const char *key, size_t len, uint64_t from,
+                    uint64_t end, uint64_t *n);
+/* read.c: the events of a category, type or correlation view at positions
+ * >= from that readers may see (published, retained). */
+int view_count_from(mn_store *s, int view, const char *key, size_t key_len, uint64_t from,
+                    uint64_t *n);
 
 /* wait.c: after the writer publishes a new end. */
 void wait_advance(mn_store *s, uint64_t end);

@@ -100,6 +100,8 @@ int vgroup_count_after(mn_store *s, const vview *v, uint64_t after, uint64_t *n)
     mn_iter *it = NULL;
     mn_event_view ev;
     *n = 0;
+    if (after == UINT64_MAX) return MN_OK;
+    if (v->view != MN_VIEW_ALL) return view_count_from(s, v->view, v->key, v->key_len, after + 1, n);
     int rc = open_after(s, v, after, 0, &it);
     if (rc == MN_OK)
         while ((rc = mn_iter_next(it, &ev)) == 1) (*n)++;

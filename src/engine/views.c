@@ -116,3 +116,17 @@ int view_step(MDB_cursor *cur, int view, const char *key, size_t len, int backwa
     *found = be64_get((uint8_t *)kv.mv_data + plen);
     return 1;
 }
+
+int view_count_keys(MDB_cursor *cur, int view, const char *key, size_t len, uint64_t from,
+                    uint64_t end, uint64_t *n)
+{
+    uint64_t pos;
+    *n = 0;
+    /* A longer key shares its index entries with every key of that prefix:
+     * only the events themselves can tell them apart. */
+    if (len > VIEW_KEY_MAX) return 0;
+    for (int ok = view_seek(cur, view, key, len, from, 0, &pos); ok && pos < end;
+         ok = view_step(cur, view, key, len, 0, &pos))
+        (*n)++;
+    return 1;
+}

@@ -214,6 +214,30 @@ def test_xinfo_groups_entries_read_and_lag(r):
     assert r.xinfo_groups("$ce-order")[0]["lag"] == 2
 
 
+def test_counts_of_types_sharing_a_prefix(r):
+    # XLEN and lag of $et-/$ce- count the view's index entries without
+    # reading events: types and categories that share a prefix (up to the
+    # longest name a virtual stream can have) count only their own.
+    longest = "T" * (400 - len("$et-"))
+    a, b = longest[:-1] + "a", longest
+    for etype in (a, b, a, b, b, "T", "TT"):
+        append(r, "pre-1", etype)
+    short = append(r, "pre-1", "T")
+    append(r, "pre2-1", "T")
+    assert [r.xlen("$et-" + t) for t in (a, b, "T", "TT")] == [2, 3, 3, 1]
+    assert r.xlen("$ce-pre") == 8 and r.xlen("$ce-pre2") == 1
+    r.xgroup_create("$et-" + b, "g", "0")
+    read_new(r, "$et-" + b, "g", "c", count=1)
+    assert r.xinfo_groups("$et-" + b)[0]["lag"] == 2
+    r.xgroup_create("$ce-pre", "g", "0")
+    read_new(r, "$ce-pre", "g", "c", count=7)
+    g = r.xinfo_groups("$ce-pre")[0]
+    assert g["lag"] == 1 and g["entries-read"] == 7
+    read_new(r, "$ce-pre", "g", "c")
+    g = r.xinfo_groups("$ce-pre")[0]
+    assert g["lag"] == 0 and g["last-delivered-id"] == short
+
+
 def test_xinfo_stream_on_virtual_streams(r):
     assert r.xinfo_stream("$ce-none")["length"] == 0
     ev = mixed(r)
