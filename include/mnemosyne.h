@@ -174,7 +174,8 @@ void mn_options_init(mn_options *opts);
  * be NULL for the defaults. On success *out owns the store; close it with
  * mn_close. Opening verifies the log's tail after the index checkpoint (what
  * a crash can have torn); mn_check verifies all of it, and so does an open
- * with opts->repair. Errors: MN_EFORMAT (another format version or not a
+ * with opts->repair. An index changed since a clean mn_close (it is sealed
+ * with its CRC32C then) is rebuilt from the log; read-only, MN_ECORRUPT. Errors: MN_EFORMAT (another format version or not a
  * store), MN_ECORRUPT (damage in the verified part that is not a torn tail;
  * nothing is changed unless opts->repair), reads of a damaged record later
  * answer MN_ECORRUPT too (records are CRC-checked on every read),

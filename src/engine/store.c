@@ -9,6 +9,8 @@
  *   DIR/index/   LMDB (storage/index.h)
  *
  * Recovery on open:
+ *   0. a sealed index (clean close) is checked against its seal before LMDB
+ *      reads it, and rebuilt if it changed at rest (storage/index.c);
  *   1. the index says which log position it reflects (its checkpoint);
  *   2. if that is past the log's end, or not a record boundary, the index
  *      belongs to another history: it is removed and rebuilt from position 0;
@@ -101,18 +103,10 @@ static int read_format(const char *dir)
 
 static int write_format(const char *dir)
 {
-    char path[4200], tmp[4200], text[64];
-    snprintf(path, sizeof path, "%s/FORMAT", dir);
-    snprintf(tmp, sizeof tmp, "%s/FORMAT.new", dir);
+    char text[64];
     int n = snprintf(text, sizeof text, FORMAT_NAME " %u\n", FORMAT_VERSION);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return error_set(MN_EIO, "cannot create %s: %s", tmp, strerror(errno));
-    int e = io_pwrite_all(fd, text, (size_t)n, 0);
-    if (e == 0) e = io_fdatasync(fd);
-    close(fd);
-    if (e == 0 && rename(tmp, path) < 0) e = -errno;
-    if (e == 0) e = io_fsync_dir(dir);
-    if (e < 0) return error_set(MN_EIO, "cannot write %s: %s", path, strerror(-e));
+    int e = io_replace_file(dir, "FORMAT", text, (size_t)n);
+    if (e < 0) return error_set(MN_EIO, "cannot write %s/FORMAT: %s", dir, strerror(-e));
     return MN_OK;
 }
 
@@ -460,6 +454,23 @@ static int store_open(const char *dir, const mn_options *opts, int force_rebuild
     log_opts lo = {s->opts.segment_size, (uint64_t)s->opts.max_event_size + 4096 + MN_MAX_STREAM_NAME +
                    MN_MAX_TYPE_LEN, s->opts.read_only};
     if ((rc = log_open(logdir, &lo, &s->log)) != MN_OK) goto fail;
+    /* A sealed index is checked before LMDB reads it, and unsealed before
+     * anything writes to it (index.c, "the seal"). */
+    int sealed;
+    rc = index_seal_check(dir, &sealed);
+    if (rc == MN_ECORRUPT && !s->opts.read_only) {
+        say(s, MN_LOG_WARN, "%s: rebuilding it from the log", mn_errmsg());
+        if ((rc = index_remove(dir)) != MN_OK) goto fail;
+        force_rebuild = 1;
+    } else if (rc == MN_ECORRUPT) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s", mn_errmsg());
+        rc = error_set(MN_ECORRUPT, "%s; open the store read-write once to rebuild it", msg);
+        goto fail;
+    } else if (rc != MN_OK) {
+        goto fail;
+    }
+    if (!s->opts.read_only && (rc = index_unseal(dir)) != MN_OK) goto fail;
     rc = index_open(&s->ix, dir, s->opts.index_map_size, s->opts.read_only);
     if (rc != MN_OK) {
         if (s->opts.read_only) goto fail;
@@ -517,9 +528,12 @@ void mn_close(mn_store *s)
     if (!s) return;
     int was_writing = s->writer_started;
     writer_stop(s);
-    /* Clean only if the log is fully synced and nothing failed. */
-    if (was_writing && s->ix.env && !s->log->failed) mark_index(s, 1);
+    /* Clean only if the log is fully synced and nothing failed; sealed
+     * only if clean (after the close's last sync of data.mdb). */
+    int clean = was_writing && s->ix.env && !s->log->failed && mark_index(s, 1) == MN_OK;
     if (s->ix.env) index_close(&s->ix);
+    if (clean && index_seal(s->dir) != MN_OK)
+        say(s, MN_LOG_WARN, "%s (the next open trusts the index unchecked)", mn_errmsg());
     log_close(s->log);
     if (s->lock_fd >= 0) close(s->lock_fd);
     pthread_mutex_destroy(&s->mu);

@@ -78,6 +78,15 @@ uint64_t index_used_bytes(index_env *ix);
 /* Removes DIR/index entirely (before a rebuild). */
 int index_remove(const char *dir);
 
+/* The seal (index.c): a clean close records data.mdb's size and CRC32C in
+ * DIR/index/seal (index_seal, after index_close); an open checks it before
+ * LMDB reads the file (index_seal_check: MN_OK with *sealed 0 when there is
+ * no seal, 1 when it matches; MN_ECORRUPT when the file changed) and removes
+ * it before the first write (index_unseal). */
+int index_seal(const char *dir);
+int index_seal_check(const char *dir, int *sealed);
+int index_unseal(const char *dir);
+
 /* Maps an LMDB error to MN_E* with a message naming what failed. */
 int index_error(int mdb_rc, const char *what);
 

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <unistd.h>
 
 typedef struct fault {
@@ -89,4 +90,21 @@ int io_fsync_dir(const char *dir)
 int io_ftruncate(int fd, uint64_t len)
 {
     return ftruncate(fd, (off_t)len) == 0 ? 0 : -errno;
+}
+
+int io_replace_file(const char *dir, const char *name, const void *buf, size_t n)
+{
+    char path[4352], tmp[4352];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path ||
+        snprintf(tmp, sizeof tmp, "%s/%s.new", dir, name) >= (int)sizeof tmp)
+        return -ENAMETOOLONG;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return -errno;
+    int e = io_pwrite_all(fd, buf, n, 0);
+    if (e == 0) e = io_fdatasync(fd);
+    close(fd);
+    if (e == 0 && rename(tmp, path) < 0) e = -errno;
+    if (e == 0) e = io_fsync_dir(dir);
+    if (e < 0) unlink(tmp);
+    return e;
 }

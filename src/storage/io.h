@@ -23,6 +23,9 @@ int io_fdatasync(int fd);
 int io_fsync_dir(const char *dir);
 /* ftruncate. 0 or -errno. */
 int io_ftruncate(int fd, uint64_t len);
+/* Replaces dir/name with n bytes of buf, atomically and durably: written to
+ * dir/name.new, synced, renamed over, the directory synced. 0 or -errno. */
+int io_replace_file(const char *dir, const char *name, const void *buf, size_t n);
 
 /* Fault injection for tests. After `after` more successful calls of the given
  * kind, calls fail with err (e.g. ENOSPC) — `times` times (or forever if < 0). */

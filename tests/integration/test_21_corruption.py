@@ -313,3 +313,50 @@ def test_index_removed_rebuilt(store):
     assert as_pairs(before) == acked
     assert c.xlen("s") == N
     c.close()
+
+
+def test_index_damaged_at_rest_is_rebuilt(store):
+    # A clean stop seals data.mdb (size and CRC32C in index/seal); bytes
+    # flipped in it while the server is down (bit rot, a bad restore) are
+    # seen at the next start, before LMDB reads them, and the index is
+    # rebuilt from the log, which has its own CRCs.
+    server, acked = store
+    seal = os.path.join(server.dir, "index", "seal")
+    assert open(seal).read().startswith("mnemosyne-index-seal 1 ")
+    mdb = os.path.join(server.dir, "index", "data.mdb")
+    size = os.path.getsize(mdb)
+    for off in (0, 4096 + 16, size // 2, size - 100):  # meta page, a page header, data
+        flip(mdb, off)
+    server.start()
+    log = server.read_log()
+    assert "changed since the store was closed" in log and "rebuilding it from the log" in log, log
+    opened = [l for l in log.splitlines() if "Store opened" in l][-1]
+    assert "index rebuilt" in opened, opened
+    assert not os.path.exists(seal)  # unsealed while it runs
+    c = server.client()
+    assert as_pairs(c.xrange("s", "-", "+")) == acked
+    c.xadd("s", {"n": "%06d" % N, "pad": "x"})
+    c.close()
+    assert server.stop() == 0
+    # sealed again; an untouched index opens without a rebuild
+    assert os.path.exists(seal)
+    server.start()
+    opened = [l for l in server.read_log().splitlines() if "Store opened" in l][-1]
+    assert "index rebuilt" not in opened, opened
+    assert server.client().xlen("s") == N + 1
+
+
+def test_index_seal_kill9_trusts_lmdb(store):
+    # kill -9 leaves no seal (it is removed at start): the next start trusts
+    # the index as LMDB's crash safety allows and replays the log's tail.
+    server, acked = store
+    server.start()
+    c = server.client()
+    c.xadd("s", {"n": "%06d" % N, "pad": "x"})
+    server.proc.kill()
+    server.proc.wait()
+    assert not os.path.exists(os.path.join(server.dir, "index", "seal"))
+    server.start()
+    opened = [l for l in server.read_log().splitlines() if "Store opened" in l][-1]
+    assert "index rebuilt" not in opened, opened
+    assert server.client().xlen("s") == N + 1
