@@ -498,6 +498,13 @@ static void process_input(client *c)
                 break;
             continue;
         }
+        /* Once a shutdown is scheduled no new command starts, buffered or
+         * not (Redis's SHUTDOWN exits there and then); what is in flight,
+         * an EXEC included, still gets its whole reply before the exit. A
+         * second SHUTDOWN pipelined after the first cannot force an exit
+         * that would cut those replies short (found by fuzz_dispatch). */
+        if (server.shutdown_asap)
+            break;
         if (!c->req_ready) {
             if (c->qb_start >= c->qb_len)
                 break;

@@ -229,3 +229,16 @@ def test_time_and_shutdown(server):
     raw.send(b"SHUTDOWN\r\n")
     assert raw.is_closed(5)
     assert server.proc.wait(10) == 0
+
+
+def test_nothing_starts_after_shutdown(server):
+    # Redis's SHUTDOWN exits there and then: what a client pipelined after it
+    # does not run. A second SHUTDOWN must not force an exit that cuts an
+    # EXEC's reply in the middle (fuzz_dispatch: the client got "*1" and no
+    # element). Nothing after the first SHUTDOWN runs; the server exits 0.
+    raw = server.raw()
+    raw.send(b"SHUTDOWN\r\nSHUTDOWN\r\nMULTI\r\nXADD m * a 1\r\nEXEC\r\n")
+    assert raw.read_all(5) == b"<CLOSED>"
+    assert server.proc.wait(10) == 0
+    server.start()
+    assert server.client().exists("m") == 0
