@@ -258,8 +258,9 @@ int index_seal_check(const char *dir, int *sealed)
         return error_set(MN_EIO, "cannot read %s: %s", seal, strerror(errno));
     }
     ssize_t n = read(fd, text, sizeof text - 1);
+    int read_errno = errno;
     close(fd);
-    if (n < 0) return error_set(MN_EIO, "cannot read %s: %s", seal, strerror(errno));
+    if (n < 0) return error_set(MN_EIO, "cannot read %s: %s", seal, strerror(read_errno));
     *sealed = 1;
     if (sscanf(text, SEAL_MAGIC " %" SCNu64 " %" SCNx32, &want_size, &want_crc) != 2)
         return error_set(MN_ECORRUPT, "index: its seal (%s) is damaged", seal);
