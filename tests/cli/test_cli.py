@@ -516,3 +516,23 @@ def test_reindex_progress_bar_on_a_tty(tmp_path):
     err = err.decode()
     assert "100%" in err and "MB" in err, err
     assert p.stdout.startswith("reindex:")
+
+
+def test_index_changed_at_rest_refused_read_only_rebuilt_read_write(tmp_path):
+    # Each mnemo run closes the store cleanly, which seals index/data.mdb.
+    for k in range(20):
+        append(tmp_path, "acct-%d" % (k % 3), "Deposited", '{"n":%d}' % k)
+    before = read_all(tmp_path)
+    mdb = tmp_path / "index" / "data.mdb"
+    b = bytearray(mdb.read_bytes())
+    b[len(b) // 2] ^= 0x10
+    mdb.write_bytes(bytes(b))
+    # a read-only open cannot rebuild: it refuses and says how to recover
+    p = mnemo("read-all", d=tmp_path)
+    assert p.returncode != 0 and p.stdout == ""
+    assert "changed since the store was closed" in p.stderr, p.stderr
+    assert "open the store read-write once to rebuild it" in p.stderr, p.stderr
+    # a read-write open rebuilds the index from the log; nothing is lost
+    append(tmp_path, "acct-0", "Deposited", '{"n":20}')
+    after = read_all(tmp_path)
+    assert after[:-1] == before and after[-1]["data"] == {"n": 20}
