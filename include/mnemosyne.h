@@ -701,15 +701,23 @@ typedef struct mn_check_report {
     uint64_t records;         /* records verified (framing, CRC, payload) */
     uint64_t events;          /* of which events */
     uint64_t bytes;           /* bytes verified */
-    int ok;                   /* 1 if everything is intact */
+    int ok;                   /* 1 if the log is intact */
     uint64_t bad_position;    /* if not ok: global position of the first damage */
     char what[200];           /* if not ok: what is wrong there */
+    int index_seal;           /* the index (derived, rebuilt from the log when
+                                 needed): 1 sealed by a clean close and
+                                 unchanged; 0 not sealed (left by a crash,
+                                 or by a version without seals: not
+                                 verifiable); -1 changed since it
+                                 was sealed (the next read-write open rebuilds
+                                 it; what[] says how, if the log is intact) */
 } mn_check_report;
 
 /* Verifies every record of the log in dir (framing, CRC32C, and that its
- * payload decodes as its kind says, as recovery would) without changing
- * anything; a torn tail counts as damage. Returns MN_OK if intact,
- * MN_ECORRUPT with *rep describing the first damage, or another error. */
+ * payload decodes as its kind says, as recovery would) and the index's seal
+ * (rep->index_seal) without changing anything; a torn tail counts as damage.
+ * Returns MN_OK if the log is intact (whatever the index), MN_ECORRUPT with
+ * *rep describing the first damage, or another error. */
 int mn_check(const char *dir, mn_check_report *rep);
 
 /* Rebuilds the derived indexes of dir from the log alone. progress (may be

@@ -35,10 +35,12 @@ static const char info_usage[] =
 static const char check_usage[] =
     "usage: mnemo check\n"
     "\n"
-    "Verifies the framing and CRC32C of every record of the log, changing\n"
-    "nothing. Exit 0 if intact; 1 if damaged, printing the global position of\n"
-    "the first damage and what is wrong there (a torn tail counts as damage);\n"
-    "4 if the check could not run.\n"
+    "Verifies the framing, CRC32C and payload of every record of the log, and\n"
+    "the index against the seal of the last clean close, changing nothing.\n"
+    "Exit 0 if intact; 1 if damaged, printing the global position of the first\n"
+    "damage in the log and what is wrong there (a torn tail counts as damage),\n"
+    "or that the index changed since it was sealed (the next read-write open\n"
+    "rebuilds it from the log); 4 if the check could not run.\n"
     "\n"
     "Options:\n"
     "  --dir DIR     as for every command (mnemo --help)\n"
@@ -210,7 +212,15 @@ static int run_check(cli *c, int argc, char **argv)
         goto done;
     }
     print_counts(&rep, "verified: intact");
+    if (rep.index_seal > 0)
+        printf("check: index sealed by a clean close and unchanged\n");
+    else if (rep.index_seal == 0)
+        printf("check: index not sealed (the store was not closed cleanly): not verified; "
+               "it is derived from the log\n");
+    else
+        printf("check: %s; the next read-write open rebuilds it from the log\n", rep.what);
     rc = out_finish();
+    if (rc == CLI_EXIT_OK && rep.index_seal < 0) rc = CLI_EXIT_DAMAGE;
 
 done:
     return rc;
@@ -327,7 +337,7 @@ const cli_command cli_cmd_info = {
 };
 
 const cli_command cli_cmd_check = {
-    "check", "verify every record of the log (exit 1 on damage)", check_usage, run_check, NULL, NULL,
+    "check", "verify every record of the log, and the index's seal (exit 1 on damage)", check_usage, run_check, NULL, NULL,
 };
 
 const cli_command cli_cmd_reindex = {

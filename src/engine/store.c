@@ -614,6 +614,14 @@ int mn_check(const char *dir, mn_check_report *rep)
     rc = log_recover(l, 0, 0, 1, count_group, &cc, &(log_recovery){0}, &bad_framing);
     if (!cc.bad) rep->bad_position = bad_framing;
     log_stats(l, &rep->segments, &rep->bytes);
+    if (rc == MN_OK) {
+        /* the log is sound; the index, derived from it, only if sealed */
+        int sealed;
+        rc = index_seal_check(dir, &sealed);
+        rep->index_seal = rc == MN_ECORRUPT ? -1 : rc == MN_OK ? sealed : 0;
+        if (rc == MN_ECORRUPT) snprintf(rep->what, sizeof rep->what, "%s", mn_errmsg());
+        if (rc != MN_EIO) rc = MN_OK;
+    }
     if (rc == MN_OK) rep->ok = 1;
     else if (rc == MN_ECORRUPT && rep->bad_position >= l->segs[0]->base)
         rep->bytes = rep->bad_position - l->segs[0]->base; /* verified up to the damage */

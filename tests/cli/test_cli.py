@@ -536,3 +536,22 @@ def test_index_changed_at_rest_refused_read_only_rebuilt_read_write(tmp_path):
     append(tmp_path, "acct-0", "Deposited", '{"n":20}')
     after = read_all(tmp_path)
     assert after[:-1] == before and after[-1]["data"] == {"n": 20}
+
+
+def test_check_reports_the_index_seal(tmp_path):
+    for i in range(10):
+        append(tmp_path, "s", "T", json.dumps({"i": i}))
+    p = mnemo("check", d=tmp_path)
+    assert p.returncode == 0 and "index sealed by a clean close and unchanged" in p.stdout, p.stdout
+    mdb = tmp_path / "index" / "data.mdb"
+    b = bytearray(mdb.read_bytes())
+    b[4096 + 100] ^= 0x01
+    mdb.write_bytes(bytes(b))
+    p = mnemo("check", d=tmp_path)
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert "verified: intact" in p.stdout  # the log
+    assert "changed since the store was closed" in p.stdout and "rebuilds it" in p.stdout, p.stdout
+    # as after a crash: no seal, nothing to verify the index against
+    (tmp_path / "index" / "seal").unlink()
+    p = mnemo("check", d=tmp_path)
+    assert p.returncode == 0 and "index not sealed" in p.stdout, p.stdout
